@@ -1,0 +1,29 @@
+# The Transcendence study: games -> filter -> dataset -> train -> evaluate -> rate -> figures.
+# Run `snakemake --cores all` (embedded default) or add `--configfile config/paper.yaml`.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/games.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        "results/summary/ratings.csv",
+        "results/summary/ratings.md",
+        "results/figures/figure1.png",
+        "results/figures/figure1.pdf",
+    default_target: True

@@ -1,0 +1,58 @@
+"""The paper's Figure 1: rating against sampling temperature, one panel per cap."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .files import atomic_path  # noqa: E402
+
+
+def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: str = "",
+            reference: Mapping[int, Mapping[float, float]] | None = None) -> None:
+    """Draw rating (with its interval band) against temperature on a log axis.
+
+    The cap is a dashed line; the best player in the cap's data a dotted one; optional
+    ``reference`` points (the paper's published ratings) are drawn as markers.
+    """
+    by_cap: dict[int, list[dict[str, str]]] = defaultdict(list)
+    with open(ratings_csv, newline="") as fh:
+        for row in csv.DictReader(fh):
+            by_cap[int(row["cap"])].append(row)
+    caps = sorted(by_cap)
+    if not caps:
+        raise ValueError(f"{ratings_csv} has no rows to plot")
+    fig, axes = plt.subplots(1, len(caps), figsize=(4.2 * len(caps), 3.8), sharey=True, squeeze=False)
+    for ax, cap in zip(axes[0], caps):
+        rows = sorted(by_cap[cap], key=lambda r: float(r["temperature"]))
+        t = [float(r["temperature"]) for r in rows]
+        ax.fill_between(t, [float(r["ci_low"]) for r in rows], [float(r["ci_high"]) for r in rows],
+                        alpha=0.25, color="tab:blue", label="95% interval")
+        ax.plot(t, [float(r["rating"]) for r in rows], "o-", color="tab:blue", label="model (ML Elo)")
+        ax.axhline(cap, ls="--", color="black", lw=1, label=f"cap {cap}")
+        best = float(rows[0]["best_in_data"])
+        if best == best and best != cap:
+            ax.axhline(best, ls=":", color="tab:red", lw=1, label="best player in data")
+        if reference and cap in reference:
+            pts = sorted(reference[cap].items())
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "x", color="gray", label="paper")
+        ax.set_xscale("log")
+        ax.set_xlabel("temperature")
+        ax.set_title(f"cap {cap}")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("rating")
+    axes[0][-1].legend(fontsize=8, loc="best")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    for out in outputs:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=150)
+    plt.close(fig)

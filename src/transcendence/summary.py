@@ -1,0 +1,74 @@
+"""From per-game tables to one rating per (cap, temperature).
+
+Two estimates sit side by side: the order-independent maximum-likelihood Elo against the
+fixed opponents with a likelihood-ratio 95% interval (the headline ``rating``), and the
+paper's sequential Glicko-2 (one period per game, opponents with RD 0). Forfeits count as
+losses. ``above_best`` is the transcendence test: the whole interval lies above the
+highest-rated player in that cap's training data.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from .files import atomic_text
+from .rating import Glicko2, elo_mle, glicko2_sequential
+
+COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
+           "forfeits", "at_bound", "glicko2_rating", "glicko2_rd", "best_in_data", "above_best",
+           "mean_illegal_tries", "mode", "engine"]
+
+
+def read_tables(paths: Iterable[str | Path]) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for path in paths:
+        with open(path, newline="") as fh:
+            rows.extend(csv.DictReader(fh))
+    return rows
+
+
+def rate_rows(rows: Sequence[Mapping[str, str]], best_in_data: Mapping[int, float], *,
+              glicko_start: Glicko2, tau: float) -> list[dict[str, object]]:
+    """One summary row per (cap, temperature), sorted by cap then temperature."""
+    groups: dict[tuple[int, float], list[Mapping[str, str]]] = defaultdict(list)
+    for row in rows:
+        groups[(int(row["cap"]), float(row["temperature"]))].append(row)
+    out = []
+    for (cap, temp), games in sorted(groups.items()):
+        # A fixed, documented order for the order-dependent Glicko-2: opponent, then game index.
+        games = sorted(games, key=lambda r: (r["opponent"], int(r["game"])))
+        pairs = [(float(g["opponent_rating"]), float(g["model_score"])) for g in games]
+        mle = elo_mle(pairs)
+        glicko = glicko2_sequential(pairs, start=glicko_start, tau=tau)
+        scores = [p[1] for p in pairs]
+        best = best_in_data.get(cap, float("nan"))
+        out.append({
+            "cap": cap, "temperature": temp,
+            "rating": round(mle.rating, 1), "ci_low": round(mle.ci_low, 1), "ci_high": round(mle.ci_high, 1),
+            "games": len(games), "wins": scores.count(1.0), "draws": scores.count(0.5),
+            "losses": scores.count(0.0), "forfeits": sum(int(g["forfeit"]) for g in games),
+            "at_bound": int(mle.at_bound),
+            "glicko2_rating": round(glicko.rating, 1), "glicko2_rd": round(glicko.rd, 1),
+            "best_in_data": best, "above_best": int(mle.ci_low > best),
+            "mean_illegal_tries": round(sum(int(g["illegal_tries"]) for g in games) / len(games), 3),
+            "mode": ";".join(sorted({g["mode"] for g in games})),
+            "engine": ";".join(sorted({g["engine"] for g in games})),
+        })
+    return out
+
+
+def write_ratings(rows: Sequence[Mapping[str, object]], csv_out: str | Path, md_out: str | Path) -> None:
+    with atomic_text(csv_out) as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    shown = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
+             "forfeits", "glicko2_rating", "glicko2_rd", "best_in_data", "above_best"]
+    with atomic_text(md_out) as fh:
+        fh.write("| " + " | ".join(shown) + " |\n")
+        fh.write("|" + "---|" * len(shown) + "\n")
+        for row in rows:
+            fh.write("| " + " | ".join(str(row[c]) for c in shown) + " |\n")

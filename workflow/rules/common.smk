@@ -1,0 +1,33 @@
+# Names and paths shared by the rules; all values come from the validated config.
+
+
+CAPS = [int(c) for c in config["caps"]]
+TEMPERATURES = [str(float(t)) for t in config["evaluate"]["temperatures"]]
+OPPONENTS = {o["name"]: o for o in config["evaluate"]["opponents"]}
+
+if config["source"] == "synthetic":
+    DUMPS = [f"synthetic-{i:02d}" for i in range(config["synthetic"]["shards"])]
+else:
+    DUMPS = list(config["lichess"]["months"])
+
+
+wildcard_constraints:
+    cap=r"\d+",
+    dump=r"[A-Za-z0-9_.-]+",
+    temperature=r"\d+(\.\d+)?",
+    opponent=r"[A-Za-z0-9_.+-]+",
+
+
+def shard_games(shard):
+    """Games of one synthetic shard: the total split as evenly as possible."""
+    total, shards = config["synthetic"]["games"], config["synthetic"]["shards"]
+    return total // shards + (1 if shard < total % shards else 0)
+
+
+def eval_tables(wildcards=None):
+    return expand(
+        "results/eval/cap{cap}/T{temperature}/{opponent}.csv",
+        cap=CAPS,
+        temperature=TEMPERATURES,
+        opponent=list(OPPONENTS),
+    )

@@ -1,0 +1,36 @@
+# Stages 2-3: the rating-cap filter (one pass per dump, all caps) and the token dataset.
+
+
+rule filter_dump:
+    input:
+        "results/dumps/{dump}.pgn.zst",
+    output:
+        games=expand("results/data/{{dump}}/cap{cap}.pgn.zst", cap=CAPS),
+        stats="results/data/{dump}/filter_stats.json",
+    params:
+        caps=CAPS,
+    log:
+        "results/logs/filter/{dump}.log",
+    benchmark:
+        "results/benchmarks/filter/{dump}.tsv"
+    script:
+        "../scripts/filter_dump.py"
+
+
+rule dataset:
+    input:
+        expand("results/data/{dump}/cap{{cap}}.pgn.zst", dump=DUMPS),
+    output:
+        train="results/data/cap{cap}/train.bin",
+        val="results/data/cap{cap}/val.bin",
+        meta="results/data/cap{cap}/meta.json",
+    params:
+        block_size=config["model"]["block_size"] + 1,
+        val_fraction=config["dataset"]["val_fraction"],
+        seed=config["seed"],
+    log:
+        "results/logs/dataset/cap{cap}.log",
+    benchmark:
+        "results/benchmarks/dataset/cap{cap}.tsv"
+    script:
+        "../scripts/dataset.py"

@@ -1,0 +1,24 @@
+# Stage 5: one job per (cap, temperature, opponent) shard; every game kept as PGN.
+
+
+rule evaluate:
+    input:
+        model="results/models/cap{cap}/model.pt",
+    output:
+        pgn="results/eval/cap{cap}/T{temperature}/{opponent}.pgn",
+        table="results/eval/cap{cap}/T{temperature}/{opponent}.csv",
+    params:
+        opponent=lambda wc: OPPONENTS[wc.opponent],
+        games=config["evaluate"]["games"],
+        mode=config["evaluate"]["mode"],
+        max_tries=config["evaluate"]["max_tries"],
+        max_fullmoves=config["evaluate"]["max_fullmoves"],
+        seed=config["seed"],
+        engine=config["engine"],
+    threads: 1
+    log:
+        "results/logs/evaluate/cap{cap}/T{temperature}/{opponent}.log",
+    benchmark:
+        "results/benchmarks/evaluate/cap{cap}/T{temperature}/{opponent}.tsv"
+    script:
+        "../scripts/evaluate.py"

@@ -1,0 +1,42 @@
+# Stage 1: game dumps, generated offline (synthetic) or downloaded from Lichess.
+
+
+if config["source"] == "synthetic":
+
+    rule synthetic_games:
+        output:
+            "results/dumps/synthetic-{shard}.pgn.zst",
+        params:
+            players=config["synthetic"]["players"],
+            games=lambda wc: shard_games(int(wc.shard)),
+            limit=config["synthetic"]["limit"],
+            max_plies=config["synthetic"]["max_plies"],
+            seed=config["seed"],
+            engine=config["engine"],
+        log:
+            "results/logs/games/synthetic-{shard}.log",
+        benchmark:
+            "results/benchmarks/games/synthetic-{shard}.tsv"
+        wildcard_constraints:
+            shard=r"\d+",
+        script:
+            "../scripts/synthetic_games.py"
+
+else:
+
+    rule download_month:
+        output:
+            "results/dumps/{month}.pgn.zst",
+        params:
+            base_url=config["lichess"]["base_url"],
+            sha256=lambda wc: config["lichess"].get("sha256", {}).get(wc.month),
+        log:
+            "results/logs/download/{month}.log",
+        benchmark:
+            "results/benchmarks/download/{month}.tsv"
+        wildcard_constraints:
+            month=r"\d{4}-\d{2}",
+        resources:
+            downloads=1,
+        script:
+            "../scripts/download_month.py"

@@ -1,0 +1,25 @@
+# Stage 4: one model per cap. The evaluated checkpoint is the declared output; the resumable
+# training state beside it is not, so a failed or killed run keeps it and resumes.
+
+
+rule train:
+    input:
+        train="results/data/cap{cap}/train.bin",
+        val="results/data/cap{cap}/val.bin",
+    output:
+        model="results/models/cap{cap}/model.pt",
+        metrics="results/models/cap{cap}/metrics.json",
+    params:
+        model=config["model"],
+        train=config["train"],
+        seed=config["seed"],
+        state="results/models/cap{cap}/train_state.pt",
+    threads: workflow.cores
+    resources:
+        gpu=0,
+    log:
+        "results/logs/train/cap{cap}.log",
+    benchmark:
+        "results/benchmarks/train/cap{cap}.tsv"
+    script:
+        "../scripts/train.py"

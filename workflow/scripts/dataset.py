@@ -1,0 +1,12 @@
+"""Rule dataset: paper-format text of a cap's games, packed into train/val token blocks."""
+
+from transcendence.logs import logged
+from transcendence.packing import build_dataset
+
+sm = snakemake  # noqa: F821  (injected by Snakemake)
+with logged(sm.log[0]) as log:
+    build_dataset(
+        list(sm.input), sm.output.train, sm.output.val, sm.output.meta,
+        block_size=sm.params.block_size, val_fraction=sm.params.val_fraction,
+        seed=sm.params.seed, log=log,
+    )

@@ -1,0 +1,16 @@
+"""Rule evaluate: one (cap, temperature, opponent) shard of games against Stockfish."""
+
+from transcendence.evaluate import Opponent, run_shard
+from transcendence.logs import logged
+
+sm = snakemake  # noqa: F821  (injected by Snakemake)
+with logged(sm.log[0]) as log:
+    summary = run_shard(
+        sm.input.model, sm.output.pgn, sm.output.table,
+        cap=int(sm.wildcards.cap), temperature=float(sm.wildcards.temperature),
+        opponent=Opponent.from_config(sm.params.opponent), games=sm.params.games,
+        seed=sm.params.seed, mode=sm.params.mode, max_tries=sm.params.max_tries,
+        max_fullmoves=sm.params.max_fullmoves, engine_path=sm.params.engine,
+        threads=sm.threads, log=log,
+    )
+    print(summary, file=log)
