@@ -16,8 +16,9 @@ from the SAN tokens alone, so neither can happen.
 
 Two producers exist on purpose:
 
-* :func:`movetext_to_text` works on the string alone (one regular expression,
-  no board), because it has to run over ~1B Lichess games;
+* :func:`movetext_to_text` works on the string alone (a split/set-lookup fast
+  path for plain Lichess movetext, a regular-expression lexer for everything
+  else; no board), because it has to run over ~1B Lichess games;
 * :func:`game_to_text` goes through python-chess and is the slow, trusted
   reference used by the tests and for games we generate ourselves.
 
@@ -64,8 +65,7 @@ _END = r"(?![^\s{}()$;])"
 # One match = whatever PGN noise precedes a token (whitespace, {comments},
 # $NAGs, move numbers such as ``12.`` / ``12...``, ``%`` escape lines) plus the
 # token itself.  Folding the noise into the prefix means the Python loop in
-# movetext_to_text runs about once per ply, not once per lexical token, which
-# is what makes it fast on clock-annotated Lichess movetext.
+# _movetext_sans runs about once per ply, not once per lexical token.
 _TOKEN_RE = re.compile(
     r"(?:\s+|\{[^}]*\}|\$\d+|\d+\.+|(?m:^%[^\n]*))*"
     r"(?:"
@@ -149,7 +149,7 @@ def _fast_movetext_sans(movetext: str) -> list[str] | None:
 
     Covers what the Lichess database contains (``{}`` comments, ``N.`` and
     ``N...`` numbers, ``!?`` suffixes, NAGs, a final result) using only C-level
-    string operations and set lookups, about 3x faster than the lexer.  Any
+    string operations and set lookups, 2-4x faster than the lexer.  Any
     token it does not recognise -- including every error -- sends the whole
     movetext to :func:`_movetext_sans`, so both paths give the same answers
     and errors are always reported by the one that can explain them.
@@ -364,7 +364,7 @@ def prompt_for(sans: Sequence[str]) -> str:
     right before the next move's SAN, so the model's next characters are that
     move: ``[] -> ";1."``, ``["e4"] -> ";1.e4 "``,
     ``["e4", "e5"] -> ";1.e4 e5 2."``.  I.e. with ``t = sans_to_text(game)``
-    and ``k < len(game)``, ``t.startswith(prompt_for(game[:k] ) + game[k])``.
+    and ``k < len(game)``, ``t.startswith(prompt_for(game[:k]) + game[k])``.
     """
     n = len(sans)
     if n == 0:

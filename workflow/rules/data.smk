@@ -9,6 +9,8 @@ rule filter_dump:
         stats="results/data/{dump}/filter_stats.json",
     params:
         caps=CAPS,
+    conda:
+        "../../envs/transcendence.yaml"
     log:
         "results/logs/filter/{dump}.log",
     benchmark:
@@ -28,6 +30,8 @@ rule dataset:
         block_size=config["model"]["block_size"] + 1,
         val_fraction=config["dataset"]["val_fraction"],
         seed=config["seed"],
+    conda:
+        "../../envs/transcendence.yaml"
     log:
         "results/logs/dataset/cap{cap}.log",
     benchmark:

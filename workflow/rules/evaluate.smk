@@ -16,6 +16,8 @@ rule evaluate:
         seed=config["seed"],
         engine=config["engine"],
     threads: 1
+    conda:
+        "../../envs/transcendence.yaml"
     log:
         "results/logs/evaluate/cap{cap}/T{temperature}/{opponent}.log",
     benchmark:

@@ -13,6 +13,8 @@ if config["source"] == "synthetic":
             max_plies=config["synthetic"]["max_plies"],
             seed=config["seed"],
             engine=config["engine"],
+        conda:
+            "../../envs/transcendence.yaml"
         log:
             "results/logs/games/synthetic-{shard}.log",
         benchmark:
@@ -30,6 +32,8 @@ else:
         params:
             base_url=config["lichess"]["base_url"],
             sha256=lambda wc: config["lichess"].get("sha256", {}).get(wc.month),
+        conda:
+            "../../envs/transcendence.yaml"
         log:
             "results/logs/download/{month}.log",
         benchmark:

@@ -10,6 +10,8 @@ rule ratings:
         md="results/summary/ratings.md",
     params:
         glicko2=config["rating"]["glicko2"],
+    conda:
+        "../../envs/transcendence.yaml"
     log:
         "results/logs/summary/ratings.log",
     benchmark:
@@ -27,6 +29,8 @@ rule figure1:
     params:
         reference=config["rating"].get("reference"),
         mode=config["evaluate"]["mode"],
+    conda:
+        "../../envs/transcendence.yaml"
     log:
         "results/logs/summary/figure1.log",
     benchmark:

@@ -17,6 +17,8 @@ rule train:
     threads: workflow.cores
     resources:
         gpu=0,
+    conda:
+        "../../envs/transcendence.yaml"
     log:
         "results/logs/train/cap{cap}.log",
     benchmark:

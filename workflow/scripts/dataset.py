@@ -1,5 +1,11 @@
 """Rule dataset: paper-format text of a cap's games, packed into train/val token blocks."""
 
+import sys
+from pathlib import Path
+
+# The package lives in src/; jobs import it whether or not their environment installed it.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from transcendence.logs import logged
 from transcendence.packing import build_dataset
 

@@ -1,5 +1,11 @@
 """Rule evaluate: one (cap, temperature, opponent) shard of games against Stockfish."""
 
+import sys
+from pathlib import Path
+
+# The package lives in src/; jobs import it whether or not their environment installed it.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from transcendence.evaluate import Opponent, run_shard
 from transcendence.logs import logged
 

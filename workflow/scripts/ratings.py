@@ -1,5 +1,11 @@
 """Rule ratings: one rating per (cap, temperature), two estimators side by side."""
 
+import sys
+from pathlib import Path
+
+# The package lives in src/; jobs import it whether or not their environment installed it.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from transcendence.files import read_json
 from transcendence.logs import logged
 from transcendence.rating import Glicko2

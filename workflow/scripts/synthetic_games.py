@@ -1,5 +1,11 @@
 """Rule synthetic_games: one shard of games between synthetic players."""
 
+import sys
+from pathlib import Path
+
+# The package lives in src/; jobs import it whether or not their environment installed it.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
 from transcendence.logs import logged
 from transcendence.synthetic import generate_shard, players_from_config
 

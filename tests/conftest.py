@@ -1,0 +1,32 @@
+"""Shared fixtures: the repository root, the Snakemake command, and one smoke run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def snakemake(*args: str, workdir: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run Snakemake on the project's Snakefile; return the finished process (never raises)."""
+    cmd = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile")]
+    if workdir is not None:
+        cmd += ["-d", str(workdir)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([*cmd, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """The whole DAG on config/smoke.yaml, once per test session; returns its directory."""
+    work = tmp_path_factory.mktemp("smoke")
+    proc = snakemake("--cores", "2", "--configfile", str(ROOT / "config" / "smoke.yaml"), workdir=work)
+    if proc.returncode != 0:
+        pytest.fail(f"smoke run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return work

@@ -1,0 +1,84 @@
+"""The config is validated before any job runs; the lint and the paper's DAG are clean."""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from .conftest import ROOT, snakemake
+
+SMOKE = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+
+
+def _write(tmp_path, cfg) -> str:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return str(path)
+
+
+def _fails_before_any_job(tmp_path, cfg, *needles: str) -> None:
+    """A real (not dry) run with a bad config must stop at validation: no job, no output."""
+    proc = snakemake("--cores", "1", "--configfile", _write(tmp_path, cfg), workdir=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "validating" in out.lower() or "validation" in out.lower(), out[-3000:]
+    for needle in needles:
+        assert needle in out, out[-3000:]
+    assert "Job stats" not in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_wrong_key_fails_naming_it(tmp_path):
+    cfg = dict(SMOKE, temprature=[1.0])
+    _fails_before_any_job(tmp_path, cfg, "temprature")
+
+
+def test_wrong_nested_key_fails_naming_it(tmp_path):
+    cfg = dict(SMOKE, train=dict(SMOKE["train"], learning_rat=0.1))
+    _fails_before_any_job(tmp_path, cfg, "learning_rat")
+
+
+def test_wrong_value_fails_naming_it(tmp_path):
+    cfg = dict(SMOKE, evaluate=dict(SMOKE["evaluate"], mode="greedy"))
+    _fails_before_any_job(tmp_path, cfg, "greedy")
+
+
+def test_negative_temperature_fails(tmp_path):
+    cfg = dict(SMOKE, evaluate=dict(SMOKE["evaluate"], temperatures=[0.5, -1.0]))
+    _fails_before_any_job(tmp_path, cfg, "-1.0")
+
+
+def test_smoke_config_is_valid_and_plans_jobs(tmp_path):
+    proc = snakemake("-n", "--configfile", str(ROOT / "config" / "smoke.yaml"), workdir=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_lint_is_clean():
+    proc = snakemake("--lint")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+def _job_counts(out: str) -> dict[str, int]:
+    table = out.split("Job stats:")[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def test_dry_run_of_the_paper_config_plans_the_full_grid(tmp_path):
+    proc = snakemake("-n", "--configfile", str(ROOT / "config" / "paper.yaml"), workdir=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = _job_counts(proc.stdout + proc.stderr)
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    assert paper["caps"] == [1000, 1300, 1500]
+    assert len(paper["evaluate"]["temperatures"]) == 8
+    assert counts["train"] == 3
+    assert counts["evaluate"] == 3 * 8 * 3   # caps x temperatures x Stockfish levels
+    assert counts["download_month"] == len(paper["lichess"]["months"]) == 10
+
+
+def test_default_config_runs_offline_on_synthetic_games(tmp_path):
+    proc = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), workdir=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = _job_counts(proc.stdout + proc.stderr)
+    assert "download_month" not in counts and counts["synthetic_games"] >= 1

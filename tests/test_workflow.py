@@ -1,0 +1,126 @@
+"""The whole study end to end on the smoke configuration, with real Stockfish and training."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import chess
+import chess.pgn
+import pytest
+import yaml
+
+from transcendence.files import open_text
+from transcendence.pgn_stream import iter_games
+from transcendence.train import load_model
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+SMOKE = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+CAPS = SMOKE["caps"]
+TEMPS = [float(t) for t in SMOKE["evaluate"]["temperatures"]]
+OPPONENTS = [o["name"] for o in SMOKE["evaluate"]["opponents"]]
+SHARDS = [f"synthetic-{i:02d}" for i in range(SMOKE["synthetic"]["shards"])]
+
+
+def test_every_expected_file_exists(smoke_run):
+    expected = ["results/summary/ratings.csv", "results/summary/ratings.md",
+                "results/figures/figure1.png", "results/figures/figure1.pdf"]
+    for shard in SHARDS:
+        expected += [f"results/dumps/{shard}.pgn.zst", f"results/data/{shard}/filter_stats.json",
+                     f"results/logs/games/{shard}.log", f"results/logs/filter/{shard}.log"]
+    for cap in CAPS:
+        expected += [f"results/data/cap{cap}/{n}" for n in ("train.bin", "val.bin", "meta.json")]
+        expected += [f"results/models/cap{cap}/model.pt", f"results/logs/train/cap{cap}.log"]
+        for t in TEMPS:
+            for opp in OPPONENTS:
+                expected += [f"results/eval/cap{cap}/T{t}/{opp}.pgn", f"results/eval/cap{cap}/T{t}/{opp}.csv"]
+    missing = [p for p in expected if not (smoke_run / p).is_file() or (smoke_run / p).stat().st_size == 0]
+    assert not missing, missing
+    assert (smoke_run / "results/figures/figure1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (smoke_run / "results/figures/figure1.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_generated_games_count_and_players(smoke_run):
+    games = [g for shard in SHARDS for g in iter_games(smoke_run / f"results/dumps/{shard}.pgn.zst")]
+    assert len(games) == SMOKE["synthetic"]["games"]
+    elos = {p["elo"] for p in SMOKE["synthetic"]["players"]}
+    assert {int(g.tags["WhiteElo"]) for g in games} <= elos
+    assert all(g.tags["Result"] in ("1-0", "0-1", "1/2-1/2") for g in games)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_filtered_games_are_at_or_under_the_cap(smoke_run, cap):
+    kept = 0
+    for shard in SHARDS:
+        for g in iter_games(smoke_run / f"results/data/{shard}/cap{cap}.pgn.zst"):
+            kept += 1
+            assert int(g.tags["WhiteElo"]) <= cap and int(g.tags["BlackElo"]) <= cap
+        stats = json.loads((smoke_run / f"results/data/{shard}/filter_stats.json").read_text())
+        assert stats["best_rating_per_cap"][str(cap)] <= cap
+    assert kept > 0
+    meta = json.loads((smoke_run / f"results/data/cap{cap}/meta.json").read_text())
+    assert meta["games"] == kept
+    assert meta["train"]["games"] + meta["val"]["games"] == kept
+
+
+def test_caps_are_nested(smoke_run):
+    counts = [sum(1 for s in SHARDS for _ in iter_games(smoke_run / f"results/data/{s}/cap{c}.pgn.zst"))
+              for c in sorted(CAPS)]
+    assert counts == sorted(counts)
+
+
+@pytest.mark.parametrize("cap", CAPS)
+def test_checkpoint_loads_and_predicts(smoke_run, cap):
+    import torch
+
+    model = load_model(smoke_run / f"results/models/cap{cap}/model.pt")
+    assert model.config.block_size == SMOKE["model"]["block_size"]
+    logits, _, _ = model(torch.zeros(1, 4, dtype=torch.long))
+    assert logits.shape == (1, 4, 32) and torch.isfinite(logits).all()
+    metrics = json.loads((smoke_run / f"results/models/cap{cap}/metrics.json").read_text())
+    assert metrics["steps"] == SMOKE["train"]["max_steps"]
+
+
+def test_evaluation_games_are_legal_chess(smoke_run):
+    n = 0
+    for path in (smoke_run / "results/eval").rglob("*.pgn"):
+        with open(path) as fh:
+            while (game := chess.pgn.read_game(fh)) is not None:
+                n += 1
+                assert not game.errors, (path, game.errors)
+                board = game.board()
+                for move in game.mainline_moves():
+                    assert move in board.legal_moves
+                    board.push(move)
+                assert game.headers["Engine"].startswith("Stockfish")
+                assert game.headers["Result"] in ("1-0", "0-1", "1/2-1/2")
+                assert game.headers["Termination"] in ("normal", "move limit", "context limit", "forfeit", "resigned")
+                if game.headers["Termination"] == "normal":
+                    assert board.is_game_over()
+    per_shard = SMOKE["evaluate"]["games"]
+    assert n == per_shard * len(CAPS) * len(TEMPS) * len(OPPONENTS)
+
+
+def test_ratings_table_has_one_row_per_cap_and_temperature(smoke_run):
+    with open(smoke_run / "results/summary/ratings.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    header = "cap,temperature,rating,ci_low,ci_high,games,wins,draws,losses,forfeits".split(",")
+    assert list(rows[0])[: len(header)] == header
+    assert sorted((int(r["cap"]), float(r["temperature"])) for r in rows) == \
+        sorted((c, t) for c in CAPS for t in TEMPS)
+    for r in rows:
+        assert float(r["ci_low"]) <= float(r["rating"]) <= float(r["ci_high"])
+        assert int(r["wins"]) + int(r["draws"]) + int(r["losses"]) == int(r["games"])
+        assert int(r["games"]) == SMOKE["evaluate"]["games"] * len(OPPONENTS)
+
+
+def test_every_rule_wrote_a_log(smoke_run):
+    logs = list((smoke_run / "results/logs").rglob("*.log"))
+    # games, filter per shard; dataset, train per cap; evaluate per shard; ratings; figure
+    n_eval = len(CAPS) * len(TEMPS) * len(OPPONENTS)
+    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 2
+    assert "tokens/s" in (smoke_run / f"results/logs/train/cap{CAPS[0]}.log").read_text()
