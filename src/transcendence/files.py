@@ -66,16 +66,56 @@ def read_json(path: str | os.PathLike) -> object:
         return json.load(fh)
 
 
+class _ZstdFrames(io.RawIOBase):
+    """Decompress a (multi-frame) zstd file as a stream, refusing a truncated end.
+
+    zstandard's own stream reader returns a silent EOF when the last frame is cut short, so
+    a half-downloaded dump would read as a smaller, valid one; this reader raises instead.
+    """
+
+    def __init__(self, raw: io.BufferedReader, chunk: int = 1 << 20) -> None:
+        self._raw, self._chunk = raw, chunk
+        self._dctx = zstandard.ZstdDecompressor()
+        self._dobj = self._dctx.decompressobj()
+        self._pending = b""
+        self._in_frame = False
+        self.consumed = 0  # compressed bytes read, for error messages
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            data = self._raw.read(self._chunk)
+            if not data:
+                if self._in_frame:
+                    raise zstandard.ZstdError(f"stream ends inside a frame at byte {self.consumed} (truncated)")
+                return 0
+            self.consumed += len(data)
+            while data:
+                self._in_frame = True
+                self._pending += self._dobj.decompress(data)
+                if self._dobj.eof:  # frame complete; any rest starts the next frame
+                    data = self._dobj.unused_data
+                    self._dobj = self._dctx.decompressobj()
+                    self._in_frame = False
+                else:
+                    data = b""
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
 @contextlib.contextmanager
 def open_text(path: str | os.PathLike) -> Iterator[TextIO]:
     """Read a text file, decompressing ``.zst`` as a stream (memory stays flat)."""
     path = Path(path)
     if path.suffix == ".zst":
         with open(path, "rb") as raw:
-            dctx = zstandard.ZstdDecompressor()
-            with dctx.stream_reader(raw, read_across_frames=True) as zr:
-                with io.TextIOWrapper(zr, encoding="utf-8", errors="strict", newline=None) as text:
-                    yield text
+            frames = io.BufferedReader(_ZstdFrames(raw), buffer_size=1 << 20)
+            with io.TextIOWrapper(frames, encoding="utf-8", errors="strict", newline=None) as text:
+                yield text
     else:
         with open(path, encoding="utf-8", newline=None) as text:
             yield text

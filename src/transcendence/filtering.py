@@ -21,8 +21,10 @@ from .pgn_stream import iter_games
 RESULTS = {"1-0", "0-1", "1/2-1/2"}
 
 
-def drop_reason(tags: Mapping[str, str], malformed: str) -> str:
+def drop_reason(tags: Mapping[str, str], malformed: str, movetext: str = "1.") -> str:
     """Why a game cannot be used for any cap ("" when it can)."""
+    if malformed == "no movetext" or movetext.split(None, 1)[:1] in ([], *([r] for r in RESULTS | {"*"})):
+        return "no_moves"
     if malformed:
         return "malformed"
     variant = tags.get("Variant", "Standard")
@@ -51,7 +53,7 @@ def filter_dump(dump: str | Path, outputs: Mapping[int, str | Path], stats_path:
         sinks = {cap: stack.enter_context(atomic_text(outputs[cap])) for cap in caps}
         for game in iter_games(dump):
             read += 1
-            reason = drop_reason(game.tags, game.malformed)
+            reason = drop_reason(game.tags, game.malformed, game.movetext)
             if reason:
                 dropped[reason] += 1
                 examples.setdefault(reason, f"{dump}: line {game.line}: {game.malformed or reason}")

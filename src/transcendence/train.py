@@ -10,8 +10,8 @@ seed give the same weights on the same CPU.
 
 from __future__ import annotations
 
+import io
 import math
-import os
 import sys
 import time
 from contextlib import nullcontext
@@ -100,11 +100,22 @@ def evaluate_loss(model: GPT, blocks: np.ndarray, cfg: TrainConfig, device: torc
     return float(np.mean(losses))
 
 
+def save_atomic(path: str | Path, obj: object) -> None:
+    """``torch.save`` through memory, then an atomic write.
+
+    Saving straight to a temporary file would embed its random name in the archive, and
+    two identical checkpoints would then differ in their bytes.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+
+
 def save_model(path: str | Path, model: GPT, extra: Mapping[str, object]) -> None:
     """The evaluated checkpoint: weights and model config only, written atomically."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_path(path) as tmp:
-        torch.save({"model_config": model.config.to_dict(), "state_dict": state, **extra}, tmp)
+    save_atomic(path, {"model_config": model.config.to_dict(), "state_dict": state, **extra})
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
@@ -148,9 +159,8 @@ def train(train_bin: str | Path, val_bin: str | Path, model_out: str | Path, met
     def checkpoint() -> None:
         if state_path is None:
             return
-        with atomic_path(state_path) as tmp:
-            torch.save({"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                        "step": step, "history": history}, tmp)
+        save_atomic(state_path, {"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "step": step, "history": history})
 
     tokens_per_step = cfg.batch_size * cfg.grad_accum * model_cfg.block_size
     print(f"[train] {model.num_params() / 1e6:.2f}M parameters on {device}, {len(train_blocks)} train blocks, "
