@@ -33,7 +33,7 @@ def test_every_expected_file_exists(smoke_run):
         expected += [f"results/dumps/{shard}.pgn.zst", f"results/data/{shard}/filter_stats.json",
                      f"results/logs/games/{shard}.log", f"results/logs/filter/{shard}.log"]
     for cap in CAPS:
-        expected += [f"results/data/cap{cap}/{n}" for n in ("train.bin", "val.bin", "meta.json")]
+        expected += [f"results/datasets/cap{cap}/{n}" for n in ("train.bin", "val.bin", "meta.json")]
         expected += [f"results/models/cap{cap}/model.pt", f"results/logs/train/cap{cap}.log"]
         for t in TEMPS:
             for opp in OPPONENTS:
@@ -62,7 +62,7 @@ def test_filtered_games_are_at_or_under_the_cap(smoke_run, cap):
         stats = json.loads((smoke_run / f"results/data/{shard}/filter_stats.json").read_text())
         assert stats["best_rating_per_cap"][str(cap)] <= cap
     assert kept > 0
-    meta = json.loads((smoke_run / f"results/data/cap{cap}/meta.json").read_text())
+    meta = json.loads((smoke_run / f"results/datasets/cap{cap}/meta.json").read_text())
     assert meta["games"] == kept
     assert meta["train"]["games"] + meta["val"]["games"] == kept
 

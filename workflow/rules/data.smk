@@ -23,9 +23,9 @@ rule dataset:
     input:
         expand("results/data/{dump}/cap{{cap}}.pgn.zst", dump=DUMPS),
     output:
-        train="results/data/cap{cap}/train.bin",
-        val="results/data/cap{cap}/val.bin",
-        meta="results/data/cap{cap}/meta.json",
+        train="results/datasets/cap{cap}/train.bin",
+        val="results/datasets/cap{cap}/val.bin",
+        meta="results/datasets/cap{cap}/meta.json",
     params:
         block_size=config["model"]["block_size"] + 1,
         val_fraction=config["dataset"]["val_fraction"],

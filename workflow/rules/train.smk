@@ -4,8 +4,8 @@
 
 rule train:
     input:
-        train="results/data/cap{cap}/train.bin",
-        val="results/data/cap{cap}/val.bin",
+        train="results/datasets/cap{cap}/train.bin",
+        val="results/datasets/cap{cap}/val.bin",
     output:
         model="results/models/cap{cap}/model.pt",
         metrics="results/models/cap{cap}/metrics.json",

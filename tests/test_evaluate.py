@@ -1,0 +1,83 @@
+"""Evaluation: the paper's protocol and the legal-move mode against real Stockfish."""
+
+from __future__ import annotations
+
+import csv
+
+import chess
+import chess.pgn
+import pytest
+import torch
+
+from transcendence.evaluate import Opponent, run_shard
+from transcendence.model import GPT, GPTConfig
+from transcendence.policy import ModelPolicy
+from transcendence.train import save_model
+
+OPP = Opponent("eps0.5", 780, {"depth": 1}, eps=0.5)
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m") / "model.pt"
+    save_model(path, GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=255)), {})
+    return path
+
+
+def shard(model_path, out, mode, games=4, **kw):
+    args = dict(cap=400, temperature=1.0, opponent=OPP, games=games, seed=5, mode=mode,
+                max_tries=5, max_fullmoves=20, engine_path="stockfish")
+    args.update(kw)
+    summary = run_shard(model_path, out / "g.pgn", out / "g.csv", **args)
+    with open(out / "g.csv", newline="") as fh:
+        return summary, list(csv.DictReader(fh))
+
+
+def test_legal_moves_mode_never_forfeits_and_plays_legal_games(model_path, tmp_path):
+    _, rows = shard(model_path, tmp_path, "legal_moves")
+    assert [r["model_color"] for r in rows] == ["white", "black", "white", "black"]
+    assert all(r["termination"] in ("normal", "move limit") for r in rows)
+    assert all(int(r["illegal_tries"]) == 0 for r in rows)
+    with open(tmp_path / "g.pgn") as fh:
+        games = [g for g in iter(lambda: chess.pgn.read_game(fh), None)]
+    assert len(games) == 4
+    for g in games:
+        board = g.board()
+        for move in g.mainline_moves():
+            board.push(move)
+        assert g.headers["Engine"].startswith("Stockfish") and g.headers["Mode"] == "legal_moves"
+
+
+def test_untrained_model_forfeits_under_the_paper_protocol(model_path, tmp_path):
+    _, rows = shard(model_path, tmp_path, "per_character")
+    # A random model almost never spells a legal move: five tries then the game is lost.
+    assert sum(r["termination"] in ("forfeit", "resigned") for r in rows) >= 3
+    for r in rows:
+        if r["termination"] == "forfeit":
+            assert int(r["illegal_tries"]) >= 5 and float(r["model_score"]) == 0.0
+
+
+def test_same_seed_same_games_and_resume_does_not_replay(model_path, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _, rows_a = shard(model_path, a, "legal_moves")
+    # Interrupted shard: two games finished, then killed; the resumed run plays only the rest.
+    _, partial = shard(model_path, b, "legal_moves", games=2)
+    (b / "g.pgn").rename(b / "g.pgn.partial")
+    (b / "g.csv").rename(b / "g.csv.partial")
+    _, rows_b = shard(model_path, b, "legal_moves")
+    assert rows_a == rows_b
+    assert (a / "g.pgn").read_text() == (b / "g.pgn").read_text()
+
+
+def test_low_temperature_legal_mode_is_the_argmax(model_path):
+    from transcendence.train import load_model
+
+    model = load_model(model_path)
+    board = chess.Board()
+    picks = {ModelPolicy(model, temperature=1e-3, mode="legal_moves").choose(board, [], torch.Generator().manual_seed(s)).move
+             for s in range(5)}
+    assert len(picks) == 1
+    spread = {ModelPolicy(model, temperature=5.0, mode="legal_moves").choose(board, [], torch.Generator().manual_seed(s)).move
+              for s in range(30)}
+    assert len(spread) > 3

@@ -1,0 +1,71 @@
+"""The synthetic population: real Stockfish games, deterministic for a seed."""
+
+from __future__ import annotations
+
+import random
+
+import chess
+import pytest
+
+from transcendence.pgn_stream import iter_games
+from transcendence.pgn_text import movetext_to_text, replay
+from transcendence.synthetic import Player, choose_move, generate_shard
+from transcendence.uci import EngineError, UciEngine, find_engine, go_command
+
+PLAYERS = [Player("weak", 0.9, 100), Player("strong", 0.1, 900)]
+
+
+def shard(tmp_path, name: str, seed: int):
+    out = tmp_path / f"{name}.pgn.zst"
+    summary = generate_shard(out, PLAYERS, 6, seed=seed, shard=0, engine_path="stockfish",
+                             limit={"depth": 1}, max_plies=60)
+    return out, summary
+
+
+def test_games_are_legal_lichess_format_and_deterministic(tmp_path):
+    a, summary = shard(tmp_path, "a", 1)
+    b, _ = shard(tmp_path, "b", 1)
+    c, _ = shard(tmp_path, "c", 2)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+    assert summary["engine"].startswith("Stockfish")
+    games = list(iter_games(a))
+    assert len(games) == 6
+    for g in games:
+        assert {g.tags["WhiteElo"], g.tags["BlackElo"]} == {"100", "900"}
+        board = replay(movetext_to_text(g.movetext))
+        if g.tags["Termination"] == "Normal":
+            assert board.is_game_over() and board.result() == g.tags["Result"]
+        else:
+            assert g.tags["Result"] == "1/2-1/2" and len(board.move_stack) == 60
+
+
+def test_eps_one_is_a_random_mover_and_eps_zero_is_the_engine():
+    board = chess.Board()
+    with UciEngine("stockfish") as engine:
+        engine_move = chess.Move.from_uci(engine.best_move([], {"depth": 1}))
+        assert choose_move(board, 0.0, random.Random(0), engine, [], {"depth": 1}) == engine_move
+        picks = {choose_move(board, 1.0, random.Random(i), engine, [], {"depth": 1}) for i in range(60)}
+    assert len(picks) > 10 and picks <= set(board.legal_moves)
+
+
+def test_missing_engine_is_a_clear_error():
+    with pytest.raises(EngineError, match="not found.*apt-get install stockfish"):
+        find_engine("no-such-engine-here")
+
+
+def test_engine_that_dies_is_restarted():
+    with UciEngine("stockfish") as engine:
+        engine._proc.kill()
+        engine._proc.wait()
+        move = engine.best_move(["e2e4"], {"depth": 1})
+        assert chess.Move.from_uci(move) in chess.Board("rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1").legal_moves
+        assert engine.restarts == 1
+
+
+def test_go_command_limits():
+    assert go_command({"depth": 3}) == "go depth 3"
+    assert go_command({"nodes": 500}) == "go nodes 500"
+    assert go_command({"time": 0.1}) == "go movetime 100"
+    with pytest.raises(ValueError):
+        go_command({"depth": 1, "nodes": 2})
