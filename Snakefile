@@ -12,6 +12,9 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/games.smk"
 include: "workflow/rules/data.smk"
@@ -26,4 +29,5 @@ rule all:
         "results/summary/ratings.md",
         "results/figures/figure1.png",
         "results/figures/figure1.pdf",
+        "results/figures/diagnostics.png",
     default_target: True

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import yaml
 
@@ -82,3 +85,14 @@ def test_default_config_runs_offline_on_synthetic_games(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     counts = _job_counts(proc.stdout + proc.stderr)
     assert "download_month" not in counts and counts["synthetic_games"] >= 1
+
+
+def test_dvc_sees_the_same_stages():
+    """`dvc dag` in the repository (real DVC, real git) lists every stage of the study."""
+    dvc = Path(sys.executable).with_name("dvc")
+    proc = subprocess.run([str(dvc), "dag", "--md"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    caps = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["caps"]
+    for stage in ["games", "filter", "evaluate", "ratings"] + [f"train@{c}" for c in caps] + [f"dataset@{c}" for c in caps]:
+        assert stage in proc.stdout, (stage, proc.stdout)
+    assert "analytics = false" in (ROOT / ".dvc" / "config").read_text()

@@ -27,8 +27,9 @@ SHARDS = [f"synthetic-{i:02d}" for i in range(SMOKE["synthetic"]["shards"])]
 
 
 def test_every_expected_file_exists(smoke_run):
-    expected = ["results/summary/ratings.csv", "results/summary/ratings.md",
-                "results/figures/figure1.png", "results/figures/figure1.pdf"]
+    expected = ["results/summary/ratings.csv", "results/summary/ratings.md", "results/summary/ratings.json",
+                "results/figures/figure1.png", "results/figures/figure1.pdf",
+                "results/figures/diagnostics.png", "results/figures/diagnostics.pdf"]
     for shard in SHARDS:
         expected += [f"results/dumps/{shard}.pgn.zst", f"results/data/{shard}/filter_stats.json",
                      f"results/logs/games/{shard}.log", f"results/logs/filter/{shard}.log"]
@@ -42,6 +43,16 @@ def test_every_expected_file_exists(smoke_run):
     assert not missing, missing
     assert (smoke_run / "results/figures/figure1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (smoke_run / "results/figures/figure1.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_report_is_one_self_contained_html(smoke_run):
+    from .conftest import snakemake
+
+    proc = snakemake("--configfile", str(ROOT / "config" / "smoke.yaml"), "--report", "report.html",
+                     workdir=smoke_run)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (smoke_run / "report.html").read_text(errors="replace")
+    assert "Figure 1" in html and "Diagnostics" in html and "Ratings" in html
 
 
 def test_generated_games_count_and_players(smoke_run):
@@ -120,7 +131,7 @@ def test_ratings_table_has_one_row_per_cap_and_temperature(smoke_run):
 
 def test_every_rule_wrote_a_log(smoke_run):
     logs = list((smoke_run / "results/logs").rglob("*.log"))
-    # games, filter per shard; dataset, train per cap; evaluate per shard; ratings; figure
+    # games, filter per shard; dataset, train per cap; evaluate per shard; ratings; 2 figures
     n_eval = len(CAPS) * len(TEMPS) * len(OPPONENTS)
-    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 2
+    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 3
     assert "tokens/s" in (smoke_run / f"results/logs/train/cap{CAPS[0]}.log").read_text()

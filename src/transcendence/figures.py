@@ -56,3 +56,37 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
         with atomic_path(out) as tmp:
             fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=150)
     plt.close(fig)
+
+
+def diagnostics(rows: Sequence[Mapping[str, str]], outputs: Sequence[str | Path]) -> None:
+    """Forfeits, illegal tries and game lengths per cap: what explains the ratings.
+
+    ``rows`` are the per-game rows of the evaluation tables.
+    """
+    by_cap: dict[int, list[Mapping[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_cap[int(row["cap"])].append(row)
+    if not by_cap:
+        raise ValueError("no evaluation games to summarise")
+    fig, (ax_f, ax_i, ax_l) = plt.subplots(1, 3, figsize=(13, 3.8))
+    for cap in sorted(by_cap):
+        games = by_cap[cap]
+        temps = sorted({float(g["temperature"]) for g in games})
+        at = {t: [g for g in games if float(g["temperature"]) == t] for t in temps}
+        ax_f.plot(temps, [sum(int(g["forfeit"]) for g in at[t]) / len(at[t]) for t in temps], "o-", label=f"cap {cap}")
+        ax_i.plot(temps, [sum(int(g["illegal_tries"]) for g in at[t]) / len(at[t]) for t in temps], "o-",
+                  label=f"cap {cap}")
+        ax_l.hist([int(g["plies"]) for g in games], bins=30, histtype="step", label=f"cap {cap}")
+    for ax, ylabel in ((ax_f, "share of games forfeited"), (ax_i, "illegal tries per game")):
+        ax.set_xscale("log")
+        ax.set_xlabel("temperature")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    ax_l.set_xlabel("game length (plies)")
+    ax_l.set_ylabel("games")
+    ax_l.legend(fontsize=8)
+    fig.tight_layout()
+    for out in outputs:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=150)
+    plt.close(fig)

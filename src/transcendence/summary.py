@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from .files import atomic_text
+from .files import atomic_text, write_json
 from .rating import Glicko2, elo_mle, glicko2_sequential
 
 COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
@@ -60,7 +60,15 @@ def rate_rows(rows: Sequence[Mapping[str, str]], best_in_data: Mapping[int, floa
     return out
 
 
-def write_ratings(rows: Sequence[Mapping[str, object]], csv_out: str | Path, md_out: str | Path) -> None:
+def write_ratings(rows: Sequence[Mapping[str, object]], csv_out: str | Path, md_out: str | Path,
+                  json_out: str | Path | None = None) -> None:
+    """The table as CSV and Markdown, and (for ``dvc metrics``) the ratings as JSON."""
+    if json_out is not None:
+        metrics: dict[str, dict[str, dict[str, object]]] = {}
+        for r in rows:
+            metrics.setdefault(f"cap{r['cap']}", {})[f"T{r['temperature']}"] = {
+                k: r[k] for k in ("rating", "ci_low", "ci_high", "games")}
+        write_json(json_out, metrics)
     with atomic_text(csv_out) as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()

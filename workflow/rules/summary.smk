@@ -6,8 +6,13 @@ rule ratings:
         tables=eval_tables(),
         stats=expand("results/data/{dump}/filter_stats.json", dump=DUMPS),
     output:
-        csv="results/summary/ratings.csv",
+        csv=report(
+            "results/summary/ratings.csv",
+            caption="../report/ratings.rst",
+            category="Ratings",
+        ),
         md="results/summary/ratings.md",
+        json="results/summary/ratings.json",
     params:
         glicko2=config["rating"]["glicko2"],
     conda:
@@ -24,7 +29,11 @@ rule figure1:
     input:
         "results/summary/ratings.csv",
     output:
-        png="results/figures/figure1.png",
+        png=report(
+            "results/figures/figure1.png",
+            caption="../report/figure1.rst",
+            category="Figure 1",
+        ),
         pdf="results/figures/figure1.pdf",
     params:
         reference=config["rating"].get("reference"),
@@ -37,3 +46,23 @@ rule figure1:
         "results/benchmarks/summary/figure1.tsv"
     script:
         "../scripts/figure1.py"
+
+
+rule diagnostics:
+    input:
+        eval_tables(),
+    output:
+        png=report(
+            "results/figures/diagnostics.png",
+            caption="../report/diagnostics.rst",
+            category="Diagnostics",
+        ),
+        pdf="results/figures/diagnostics.pdf",
+    conda:
+        "../../envs/transcendence.yaml"
+    log:
+        "results/logs/summary/diagnostics.log",
+    benchmark:
+        "results/benchmarks/summary/diagnostics.tsv"
+    script:
+        "../scripts/diagnostics.py"

@@ -14,7 +14,8 @@ rule train:
         train=config["train"],
         seed=config["seed"],
         state="results/models/cap{cap}/train_state.pt",
-    threads: workflow.cores
+    # Snakemake scales this down to --cores; profiles can change it with set-threads.
+    threads: 8
     resources:
         gpu=0,
     conda:

@@ -20,5 +20,5 @@ with logged(sm.log[0]) as log:
     g = sm.params.glicko2
     rows = rate_rows(read_tables(sm.input.tables), best,
                      glicko_start=Glicko2(g["rating"], g["rd"], g["volatility"]), tau=g["tau"])
-    write_ratings(rows, sm.output.csv, sm.output.md)
+    write_ratings(rows, sm.output.csv, sm.output.md, sm.output.json)
     print(f"{len(rows)} (cap, temperature) rows written", file=log)
