@@ -81,3 +81,27 @@ def test_low_temperature_legal_mode_is_the_argmax(model_path):
     spread = {ModelPolicy(model, temperature=5.0, mode="legal_moves").choose(board, [], torch.Generator().manual_seed(s)).move
               for s in range(30)}
     assert len(spread) > 3
+
+
+def test_legal_move_scores_are_the_model_log_probabilities(model_path):
+    """The cached, batched scores equal prompt + move scored from scratch, move by move."""
+    from transcendence.pgn_text import prompt_for
+    from transcendence.train import load_model
+    from transcendence.vocab import encode
+
+    model = load_model(model_path)
+    board, sans = chess.Board(), []
+    for san in ["e4", "e5", "Nf3"]:
+        board.push_san(san)
+        sans.append(san)
+    moves, scores = ModelPolicy(model, temperature=1.0, mode="legal_moves").legal_move_scores(board, sans)
+    assert len(moves) == board.legal_moves.count()
+    prompt = prompt_for(sans)
+    for move, score in zip(moves, scores):
+        text = prompt + board.san(move) + " "
+        ids = torch.from_numpy(encode(text).astype("int64"))[None]
+        with torch.no_grad():
+            logp = torch.log_softmax(model(ids[:, :-1])[0][0].double(), dim=-1)
+        n = len(text) - len(prompt)
+        expected = logp[-n:].gather(1, ids[0, -n:, None]).sum()
+        assert float(score) == pytest.approx(float(expected), abs=1e-6)

@@ -123,12 +123,12 @@ def _read_partial(path: Path) -> list[dict[str, str]]:
 def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path, *, cap: int,
               temperature: float, opponent: Opponent, games: int, seed: int, mode: str,
               max_tries: int, max_fullmoves: int, engine_path: str, threads: int = 1,
-              log: TextIO = sys.stderr) -> dict[str, object]:
+              device: str = "cpu", log: TextIO = sys.stderr) -> dict[str, object]:
     """Play ``games`` games (alternating colours), resuming from partial outputs."""
-    from .train import load_model  # torch-heavy import kept local to the stage that needs it
+    from .train import load_model, pick_device
 
     torch.set_num_threads(threads)
-    model = load_model(model_path)
+    model = load_model(model_path, pick_device(device))
     policy = ModelPolicy(model, temperature=temperature, mode=mode, max_tries=max_tries)
     pgn_out, table_out = Path(pgn_out), Path(table_out)
     pgn_part = pgn_out.with_name(pgn_out.name + ".partial")

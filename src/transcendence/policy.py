@@ -44,7 +44,8 @@ class Choice:
 
 
 def _sample(logits: torch.Tensor, temperature: float, gen: torch.Generator) -> int:
-    probs = torch.softmax(logits.double() / temperature, dim=-1)
+    # On the CPU, so a CPU generator gives the same draws whatever device ran the model.
+    probs = torch.softmax(logits.detach().cpu().double() / temperature, dim=-1)
     return int(torch.multinomial(probs, 1, generator=gen).item())
 
 
@@ -63,17 +64,33 @@ class ModelPolicy:
         self.max_tries = max_tries
         self.context = model.config.block_size
 
-    @torch.no_grad()
-    def choose(self, board: chess.Board, sans: list[str], gen: torch.Generator) -> Choice:
+    def _prompt(self, sans: list[str]):
+        """The model's state after the prompt: (last logits, cache), or None when full."""
         prompt = encode(prompt_for(sans))
         if len(prompt) + MAX_MOVE_CHARS > self.context:
-            return Choice(None, tries=0, context_full=True)
+            return None
         idx = torch.from_numpy(prompt.astype("int64"))[None].to(self.device)
         logits, _, cache = self.model(idx)
-        last = logits[0, -1]
+        return logits[0, -1], cache
+
+    @torch.no_grad()
+    def choose(self, board: chess.Board, sans: list[str], gen: torch.Generator) -> Choice:
+        state = self._prompt(sans)
+        if state is None:
+            return Choice(None, tries=0, context_full=True)
         if self.mode == "legal_moves":
-            return self._choose_legal(board, last, cache, gen)
-        return self._choose_characters(board, last, cache, gen)
+            moves, scores = self._score_legal(board, *state)
+            pick = _sample(scores, self.temperature, gen)
+            return Choice(moves[pick], text=board.san(moves[pick]))
+        return self._choose_characters(board, *state, gen)
+
+    @torch.no_grad()
+    def legal_move_scores(self, board: chess.Board, sans: list[str]) -> tuple[list[chess.Move], torch.Tensor]:
+        """Every legal move and its total log-probability (SAN and the closing space)."""
+        state = self._prompt(sans)
+        if state is None:
+            raise ValueError(f"the game after {len(sans)} plies no longer fits the model's context")
+        return self._score_legal(board, *state)
 
     def _choose_characters(self, board: chess.Board, last: torch.Tensor, cache, gen: torch.Generator) -> Choice:
         illegal = 0
@@ -98,7 +115,7 @@ class ModelPolicy:
             return Choice(move, tries=attempt, illegal=illegal, text=text)
         return Choice(None, tries=self.max_tries, illegal=illegal)
 
-    def _choose_legal(self, board: chess.Board, last: torch.Tensor, cache, gen: torch.Generator) -> Choice:
+    def _score_legal(self, board: chess.Board, last: torch.Tensor, cache) -> tuple[list[chess.Move], torch.Tensor]:
         moves = list(board.legal_moves)
         texts = [board.san(m) + " " for m in moves]
         ids = [encode(t) for t in texts]
@@ -116,5 +133,4 @@ class ModelPolicy:
             lengths = torch.tensor([len(t) for t in ids], device=self.device)
             mask = torch.arange(1, width, device=self.device)[None, :] < lengths[:, None]
             score = score + (follow * mask).sum(dim=1)
-        pick = _sample(score, self.temperature, gen)
-        return Choice(moves[pick], text=texts[pick].strip())
+        return moves, score

@@ -15,7 +15,10 @@ rule evaluate:
         max_fullmoves=config["evaluate"]["max_fullmoves"],
         seed=config["seed"],
         engine=config["engine"],
+        device=config["evaluate"].get("device", "cpu"),
     threads: 1
+    resources:
+        gpu=config["evaluate"].get("gpus", 0),
     conda:
         "../../envs/transcendence.yaml"
     log:

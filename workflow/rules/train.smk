@@ -17,7 +17,7 @@ rule train:
     # Snakemake scales this down to --cores; profiles can change it with set-threads.
     threads: 8
     resources:
-        gpu=0,
+        gpu=config["train"].get("gpus", 0),
     conda:
         "../../envs/transcendence.yaml"
     log:
