@@ -105,3 +105,21 @@ def test_legal_move_scores_are_the_model_log_probabilities(model_path):
         n = len(text) - len(prompt)
         expected = logp[-n:].gather(1, ids[0, -n:, None]).sum()
         assert float(score) == pytest.approx(float(expected), abs=1e-6)
+
+
+def test_cache_kept_across_moves_gives_the_scores_of_a_fresh_start(model_path):
+    """A policy that reuses its previous prompt's cache scores like one that starts afresh,
+    also when a new game begins (the cache must not leak across games)."""
+    from transcendence.train import load_model
+
+    model = load_model(model_path)
+    kept = ModelPolicy(model, temperature=1.0, mode="legal_moves")
+    for game in (["e4", "e5", "Nf3", "Nc6", "Bb5", "a6"], ["d4", "d5", "c4"]):
+        board, sans = chess.Board(), []
+        for san in game:
+            fresh = ModelPolicy(model, temperature=1.0, mode="legal_moves")
+            _, a = kept.legal_move_scores(board, sans)
+            _, b = fresh.legal_move_scores(board, sans)
+            assert torch.allclose(a, b, atol=1e-5)
+            board.push_san(san)
+            sans.append(san)

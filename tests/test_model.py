@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from transcendence.model import GPT, GPTConfig, expand_cache
+from transcendence.model import GPT, GPTConfig
 
 
 def test_paper_model_has_about_50m_parameters():
@@ -24,13 +24,13 @@ def test_cached_forward_equals_full_forward():
     assert torch.allclose(torch.cat([a, b, c], dim=1), full, atol=1e-5)
 
 
-def test_expanded_cache_scores_several_continuations_at_once():
+def test_a_shared_cache_scores_several_continuations_at_once():
     torch.manual_seed(1)
     model = GPT(GPTConfig(n_layer=2, n_head=2, n_embd=32, block_size=64)).eval()
     prefix = torch.randint(0, 32, (1, 10))
     conts = torch.randint(0, 32, (3, 4))
     _, _, cache = model(prefix)
-    batched, _, _ = model(conts, past=expand_cache(cache, 3))
+    batched, _, _ = model(conts, past=cache)
     for i in range(3):
         alone, _, _ = model(torch.cat([prefix, conts[i:i + 1]], dim=1))
         assert torch.allclose(batched[i], alone[0, 10:], atol=1e-5)

@@ -49,6 +49,8 @@ class CausalSelfAttention(nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if past is not None and past[0].shape[0] == 1 and B > 1:
+            return self._shared_prefix(q, k, v, past, B, T, C)
         if past is not None:
             k = torch.cat([past[0], k], dim=2)
             v = torch.cat([past[1], v], dim=2)
@@ -61,6 +63,24 @@ class CausalSelfAttention(nn.Module):
             mask = torch.ones(T, past_len + T, dtype=torch.bool, device=x.device)
             mask[:, past_len:] = torch.tril(mask[:, past_len:])
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        return self.resid_dropout(self.c_proj(y)), (k, v)
+
+    def _shared_prefix(self, q, k, v, past, B: int, T: int, C: int):
+        """B continuations of one cached context, without copying the cache B times.
+
+        Scores against the shared past broadcast over the batch; the few new tokens attend
+        causally among themselves. Used to score every legal move of a position at once; it
+        returns the new tokens' keys and values only (their cache is not reused).
+        """
+        scale = 1.0 / math.sqrt(q.shape[-1])
+        past_scores = torch.matmul(q, past[0].transpose(-2, -1)) * scale          # (B, h, T, P)
+        new_scores = torch.matmul(q, k.transpose(-2, -1)) * scale                 # (B, h, T, T)
+        causal = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
+        new_scores = new_scores.masked_fill(~causal, float("-inf"))
+        probs = torch.softmax(torch.cat([past_scores, new_scores], dim=-1), dim=-1)
+        P = past_scores.shape[-1]
+        y = torch.matmul(probs[..., :P], past[1]) + torch.matmul(probs[..., P:], v)
         y = y.transpose(1, 2).contiguous().view(B, T, C)
         return self.resid_dropout(self.c_proj(y)), (k, v)
 
@@ -123,7 +143,8 @@ class GPT(nn.Module):
                 past: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None, KVCache]:
         """Logits for every position (and the loss when ``targets`` is given).
 
-        With ``past`` (a cache from an earlier call), ``idx`` continues that context.
+        With ``past`` (a cache from an earlier call), ``idx`` continues that context; a
+        cache of batch 1 is shared by every row of ``idx`` (many continuations of one prefix).
         """
         B, T = idx.shape
         start = 0 if past is None else past[0][0].shape[2]
@@ -150,6 +171,3 @@ class GPT(nn.Module):
                 {"params": no_decay, "weight_decay": 0.0}]
 
 
-def expand_cache(cache: KVCache, batch: int) -> KVCache:
-    """Repeat a batch-1 cache ``batch`` times (to score many continuations of one context)."""
-    return [(k.expand(batch, -1, -1, -1), v.expand(batch, -1, -1, -1)) for k, v in cache]

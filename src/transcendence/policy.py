@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import chess
 import torch
 
-from .model import GPT, expand_cache
+from .model import GPT
 from .pgn_text import prompt_for
 from .vocab import SPACE_ID, VOCAB, encode
 
@@ -63,15 +63,26 @@ class ModelPolicy:
         self.mode = mode
         self.max_tries = max_tries
         self.context = model.config.block_size
+        # The prompt of the model's previous turn, with its cache and last logits: each prompt
+        # extends the previous one of the same game, so only the new characters are computed.
+        self._ids: list[int] = []
+        self._state: tuple[torch.Tensor, list] | None = None
 
     def _prompt(self, sans: list[str]):
         """The model's state after the prompt: (last logits, cache), or None when full."""
-        prompt = encode(prompt_for(sans))
-        if len(prompt) + MAX_MOVE_CHARS > self.context:
+        ids = encode(prompt_for(sans)).tolist()
+        if len(ids) + MAX_MOVE_CHARS > self.context:
             return None
-        idx = torch.from_numpy(prompt.astype("int64"))[None].to(self.device)
-        logits, _, cache = self.model(idx)
-        return logits[0, -1], cache
+        known = len(self._ids)
+        if self._state is not None and 0 < known <= len(ids) and ids[:known] == self._ids:
+            if known == len(ids):
+                return self._state
+            new = torch.tensor([ids[known:]], device=self.device)
+            logits, _, cache = self.model(new, past=self._state[1])
+        else:
+            logits, _, cache = self.model(torch.tensor([ids], device=self.device))
+        self._ids, self._state = ids, (logits[0, -1], cache)
+        return self._state
 
     @torch.no_grad()
     def choose(self, board: chess.Board, sans: list[str], gen: torch.Generator) -> Choice:
@@ -127,7 +138,7 @@ class ModelPolicy:
         first = torch.log_softmax(last.double(), dim=-1)[batch[:, 0]]
         score = first.clone()
         if width > 1:
-            out, _, _ = self.model(batch[:, :-1], past=expand_cache(cache, len(moves)))
+            out, _, _ = self.model(batch[:, :-1], past=cache)
             logp = torch.log_softmax(out.double(), dim=-1)
             follow = logp.gather(2, batch[:, 1:, None])[..., 0]
             lengths = torch.tensor([len(t) for t in ids], device=self.device)
