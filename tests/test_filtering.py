@@ -91,3 +91,27 @@ def test_malformed_header_is_counted_not_kept(tmp_path):
     assert stats["kept_per_cap"]["1000"] == 1
     assert stats["dropped"] == {"malformed": 1}
     assert "line 1" in stats["dropped_examples"]["malformed"]
+
+
+def test_a_game_without_moves_is_not_merged_with_the_next(tmp_path):
+    headers_only = game("900", "900").split("\n\n")[0] + "\n\n"
+    path = tmp_path / "h.pgn.zst"
+    write_zst(path, headers_only + game("800", "700", result="0-1"))
+    games = list(iter_games(path))
+    assert [g.malformed for g in games] == ["no movetext", ""]
+    assert games[1].tags["WhiteElo"] == "800" and games[1].line == 8  # 6 tags + blank line
+    stats = filter_dump(path, {1000: tmp_path / "o.pgn.zst"}, tmp_path / "s.json")
+    assert stats["kept_per_cap"]["1000"] == 1 and stats["dropped"] == {"no_moves": 1}
+
+
+def test_chunk_boundaries_do_not_change_games_or_line_numbers(tmp_path):
+    text = "".join(game(str(500 + i), "600", moves=f"1. e4 {{ [%clk 0:03:00] }} 1... e5 2. Nf{3 if i % 2 else 6}")
+                   for i in range(40)).replace("\n\n1.", "\n\n\n1.", 3)  # a few extra blank lines
+    path = tmp_path / "c.pgn.zst"
+    write_zst(path, text)
+    whole = [(g.line, g.tags, g.movetext) for g in iter_games(path)]
+    for chunk in (7, 64, 333):
+        assert [(g.line, g.tags, g.movetext) for g in iter_games(path, chunk=chunk)] == whole
+    assert len(whole) == 40 and whole[0][0] == 1
+    lines = text.split("\n")
+    assert all(lines[line - 1].startswith("[Event") for line, _, _ in whole)
