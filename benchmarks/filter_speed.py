@@ -1,0 +1,114 @@
+"""Benchmark: the rating-cap filter against pgn-extract and python-chess, same dump, same run.
+
+Generates a Lichess-format dump (headers as Lichess writes them, movetext with clock
+comments) of ``--games`` games, then times three ways of keeping the games whose two
+players are both rated at most ``--cap``:
+
+- ``transcendence.filtering.filter_dump`` (plain PGN in and out, one core);
+- Debian's ``pgn-extract`` with the same tag criteria, when installed
+  (``apt-get install pgn-extract``);
+- python-chess reading every game fully (``chess.pgn.read_game``), the slow baseline, on a
+  slice of the dump (its rate is extrapolated, and said to be).
+
+All three must keep the same number of games.
+
+    .venv/bin/python benchmarks/filter_speed.py [--games 200000] [--cap 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import chess
+import chess.pgn
+
+from transcendence.filtering import filter_dump
+
+
+def lichess_game(rng: random.Random, index: int, moves: list[str]) -> str:
+    white, black = rng.randint(600, 2400), rng.randint(600, 2400)
+    result = rng.choice(["1-0", "0-1", "1/2-1/2"])
+    tags = [("Event", "Rated Blitz game"), ("Site", f"https://lichess.org/{index:08d}"),
+            ("Date", "2023.01.01"), ("Round", "-"), ("White", f"p{rng.randint(0, 10**6)}"),
+            ("Black", f"p{rng.randint(0, 10**6)}"), ("Result", result), ("UTCDate", "2023.01.01"),
+            ("UTCTime", "00:00:00"), ("WhiteElo", str(white)), ("BlackElo", str(black)),
+            ("WhiteRatingDiff", "+5"), ("BlackRatingDiff", "-5"), ("ECO", "C20"),
+            ("Opening", "King's Pawn Game"), ("TimeControl", "180+0"), ("Termination", "Normal")]
+    head = "".join(f'[{k} "{v}"]\n' for k, v in tags)
+    parts = []
+    for ply, san in enumerate(moves):
+        number = f"{ply // 2 + 1}. " if ply % 2 == 0 else f"{ply // 2 + 1}... "
+        parts.append(f"{number}{san} {{ [%clk 0:02:{59 - ply % 60:02d}] }}")
+    return f"{head}\n{' '.join(parts)} {result}\n\n"
+
+
+def random_movelists(n: int, rng: random.Random) -> list[list[str]]:
+    out = []
+    for _ in range(n):
+        board, sans = chess.Board(), []
+        for _ in range(rng.randint(20, 120)):
+            if board.is_game_over():
+                break
+            move = rng.choice(list(board.legal_moves))
+            sans.append(board.san(move))
+            board.push(move)
+        out.append(sans)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", type=int, default=200_000)
+    parser.add_argument("--cap", type=int, default=1500)
+    parser.add_argument("--baseline-games", type=int, default=5_000)
+    args = parser.parse_args()
+    rng = random.Random(0)
+    movelists = random_movelists(500, rng)
+    work = Path(tempfile.mkdtemp(prefix="filter-bench-"))
+    dump = work / "dump.pgn"
+    with open(dump, "w") as fh:
+        for i in range(args.games):
+            fh.write(lichess_game(rng, i, movelists[i % len(movelists)]))
+    size = dump.stat().st_size
+    print(f"dump: {args.games} games, {size / 1e6:.0f} MB of PGN, cap {args.cap}")
+
+    t = time.perf_counter()
+    stats = filter_dump(dump, {args.cap: work / "ours.pgn"}, work / "stats.json", log=io.StringIO())
+    ours = time.perf_counter() - t
+    kept = stats["kept_per_cap"][str(args.cap)]
+    print(f"transcendence filter   {args.games / ours:9.0f} games/s  ({size / ours / 1e6:.0f} MB/s), kept {kept}")
+
+    if shutil.which("pgn-extract"):
+        tagfile = work / "tags.txt"
+        tagfile.write_text(f'WhiteElo <= "{args.cap}"\nBlackElo <= "{args.cap}"\n')
+        t = time.perf_counter()
+        subprocess.run(["pgn-extract", "-s", "-t", str(tagfile), "-o", str(work / "pe.pgn"), str(dump)], check=True)
+        theirs = time.perf_counter() - t
+        n = sum(1 for line in open(work / "pe.pgn") if line.startswith("[Event "))
+        print(f"pgn-extract            {args.games / theirs:9.0f} games/s, kept {n}; "
+              f"ratio (ours / pgn-extract) {theirs / ours:.2f}x")
+    else:
+        print("pgn-extract not installed (apt-get install pgn-extract): row skipped")
+
+    t = time.perf_counter()
+    n_base, kept_base = 0, 0
+    with open(dump) as fh:
+        while n_base < args.baseline_games and (game := chess.pgn.read_game(fh)) is not None:
+            n_base += 1
+            h = game.headers
+            kept_base += int(h["WhiteElo"]) <= args.cap and int(h["BlackElo"]) <= args.cap
+    base = (time.perf_counter() - t) / n_base
+    print(f"python-chess read_game {1 / base:9.0f} games/s (first {n_base} games, extrapolated); "
+          f"ratio (ours / python-chess) {base * args.games / ours:.0f}x")
+    shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
