@@ -85,11 +85,13 @@ def main() -> None:
     kept = stats["kept_per_cap"][str(args.cap)]
     print(f"transcendence filter   {args.games / ours:9.0f} games/s  ({size / ours / 1e6:.0f} MB/s), kept {kept}")
 
-    if shutil.which("pgn-extract"):
+    pgn_extract = shutil.which("pgn-extract") or shutil.which("pgn-extract", path="/usr/games")
+    if pgn_extract:
         tagfile = work / "tags.txt"
         tagfile.write_text(f'WhiteElo <= "{args.cap}"\nBlackElo <= "{args.cap}"\n')
         t = time.perf_counter()
-        subprocess.run(["pgn-extract", "-s", "-t", str(tagfile), "-o", str(work / "pe.pgn"), str(dump)], check=True)
+        subprocess.run([pgn_extract, "-s", "-t", str(tagfile), "-o", str(work / "pe.pgn"), str(dump)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         theirs = time.perf_counter() - t
         n = sum(1 for line in open(work / "pe.pgn") if line.startswith("[Event "))
         print(f"pgn-extract            {args.games / theirs:9.0f} games/s, kept {n}; "
