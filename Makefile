@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 CORES ?= all
 SNAKEMAKE_ARGS ?=
 
-.PHONY: reproduce test setup stockfish lint dry-run-paper clean
+.PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure clean
 
 reproduce: setup
 	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
@@ -32,6 +32,9 @@ lint: setup
 
 dry-run-paper: setup
 	$(BIN)/snakemake -n --configfile config/paper.yaml
+
+readme-figure: results/figures/figure1.png
+	cp $< docs/figure1-default.png
 
 clean:
 	rm -rf results/* .snakemake

@@ -48,10 +48,17 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
         ax.set_title(f"cap {cap}")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("rating")
-    axes[0][-1].legend(fontsize=8, loc="best")
+    handles, labels = {}, {}
+    for ax in axes[0]:  # one legend below the panels, never over the data
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            key = "cap" if lab.startswith("cap ") else lab
+            handles.setdefault(key, h)
+            labels.setdefault(key, "rating cap" if key == "cap" else lab)
+    fig.legend(list(handles.values()), list(labels.values()), loc="lower center",
+               ncol=len(handles), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     for out in outputs:
         with atomic_path(out) as tmp:
             fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=150)
