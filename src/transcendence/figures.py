@@ -15,6 +15,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .files import atomic_path  # noqa: E402
 
 
+def _save(fig, outputs: Sequence[str | Path]) -> None:
+    """Write the figure to each output (format from the suffix), atomically, and close it."""
+    for out in outputs:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=150)
+    plt.close(fig)
+
+
 def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: str = "",
             reference: Mapping[int, Mapping[float, float]] | None = None) -> None:
     """Draw rating (with its interval band) against temperature on a log axis.
@@ -59,10 +67,7 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    for out in outputs:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=150)
-    plt.close(fig)
+    _save(fig, outputs)
 
 
 def diagnostics(rows: Sequence[Mapping[str, str]], outputs: Sequence[str | Path]) -> None:
@@ -88,12 +93,12 @@ def diagnostics(rows: Sequence[Mapping[str, str]], outputs: Sequence[str | Path]
         ax.set_xscale("log")
         ax.set_xlabel("temperature")
         ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)  # rates: zero (as in legal_moves mode) sits on the axis
         ax.grid(alpha=0.3)
+    ax_f.legend(fontsize=8)
     ax_l.set_xlabel("game length (plies)")
+    ax_l.set_title("a spike at the end: games stopped at the move limit", fontsize=8)
     ax_l.set_ylabel("games")
     ax_l.legend(fontsize=8)
     fig.tight_layout()
-    for out in outputs:
-        with atomic_path(out) as tmp:
-            fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=150)
-    plt.close(fig)
+    _save(fig, outputs)

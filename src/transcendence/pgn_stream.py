@@ -48,24 +48,19 @@ def _blocks(fh: TextIO, chunk: int) -> Iterator[tuple[str, int]]:
     rest, line = "", 1
     while True:
         data = fh.read(chunk)
-        if not data:
-            break
-        data = rest + data
-        cut = data.rfind("\n\n")
-        if cut < 0:
-            rest = data
+        complete = rest + data
+        cut = complete.rfind("\n\n") if data else len(complete)
+        if cut < 0:  # no block boundary yet: read more
+            rest = complete
             continue
-        rest = data[cut + 2:]
-        for block in data[:cut].split("\n\n"):
+        rest = complete[cut + 2:]
+        for block in complete[:cut].split("\n\n"):
             stripped = block.strip("\n")
             if stripped.strip():
                 yield stripped, line + (len(block) - len(block.lstrip("\n")))
             line += block.count("\n") + 2
-    for block in rest.split("\n\n"):
-        stripped = block.strip("\n")
-        if stripped.strip():
-            yield stripped, line + (len(block) - len(block.lstrip("\n")))
-        line += block.count("\n") + 2
+        if not data:
+            return
 
 
 def _header(block: str, line: int) -> tuple[dict[str, str], str]:
