@@ -30,4 +30,5 @@ rule all:
         "results/figures/figure1.png",
         "results/figures/figure1.pdf",
         "results/figures/diagnostics.png",
+        (["results/summary/players.csv"] if config["source"] == "synthetic" else []),
     default_target: True

@@ -78,6 +78,18 @@ def test_filtered_games_are_at_or_under_the_cap(smoke_run, cap):
     assert meta["train"]["games"] + meta["val"]["games"] == kept
 
 
+def test_player_ladder_is_measured_from_the_games(smoke_run):
+    with open(smoke_run / "results/summary/players.csv", newline="") as fh:
+        rows = {r["player"]: r for r in csv.DictReader(fh)}
+    players = {p["name"]: p for p in SMOKE["synthetic"]["players"]}
+    assert set(rows) == set(players)
+    anchor = [r for r in rows.values() if r["anchor"] == "1"]
+    assert len(anchor) == 1 and float(anchor[0]["rating"]) == float(anchor[0]["configured_elo"])
+    assert sum(int(r["games"]) for r in rows.values()) == 2 * SMOKE["synthetic"]["games"]
+    for r in rows.values():
+        assert float(r["ci_low"]) <= float(r["rating"]) <= float(r["ci_high"])
+
+
 def test_caps_are_nested(smoke_run):
     counts = [sum(1 for s in SHARDS for _ in iter_games(smoke_run / f"results/data/{s}/cap{c}.pgn.zst"))
               for c in sorted(CAPS)]
@@ -131,7 +143,8 @@ def test_ratings_table_has_one_row_per_cap_and_temperature(smoke_run):
 
 def test_every_rule_wrote_a_log(smoke_run):
     logs = list((smoke_run / "results/logs").rglob("*.log"))
-    # games, filter per shard; dataset, train per cap; evaluate per shard; ratings; 2 figures
+    # games, filter per shard; dataset, train per cap; evaluate per shard; ratings; 2 figures;
+    # the measured player ladder
     n_eval = len(CAPS) * len(TEMPS) * len(OPPONENTS)
-    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 3
+    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 4
     assert "tokens/s" in (smoke_run / f"results/logs/train/cap{CAPS[0]}.log").read_text()

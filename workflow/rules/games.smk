@@ -24,6 +24,27 @@ if config["source"] == "synthetic":
         script:
             "../scripts/synthetic_games.py"
 
+    rule player_ratings:
+        input:
+            expand("results/dumps/{dump}.pgn.zst", dump=DUMPS),
+        output:
+            report(
+                "results/summary/players.csv",
+                caption="../report/players.rst",
+                category="Players",
+            ),
+        params:
+            players=config["synthetic"]["players"],
+            anchor=config["synthetic"].get("anchor", config["synthetic"]["players"][0]["name"]),
+        conda:
+            "../../envs/transcendence.yaml"
+        log:
+            "results/logs/games/player_ratings.log",
+        benchmark:
+            "results/benchmarks/games/player_ratings.tsv"
+        script:
+            "../scripts/player_ratings.py"
+
 else:
 
     rule download_month:
