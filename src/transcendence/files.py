@@ -78,6 +78,7 @@ class _ZstdFrames(io.RawIOBase):
         self._dctx = zstandard.ZstdDecompressor()
         self._dobj = self._dctx.decompressobj()
         self._pending = b""
+        self._offset = 0  # bytes of _pending already handed out
         self._in_frame = False
         self.consumed = 0  # compressed bytes read, for error messages
 
@@ -85,7 +86,8 @@ class _ZstdFrames(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        while not self._pending:
+        while self._offset >= len(self._pending):
+            self._pending, self._offset = b"", 0
             data = self._raw.read(self._chunk)
             if not data:
                 if self._in_frame:
@@ -101,9 +103,10 @@ class _ZstdFrames(io.RawIOBase):
                     self._in_frame = False
                 else:
                     data = b""
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
+        # An offset, not a slice: slicing would copy the rest of the buffer on every read.
+        n = min(len(buffer), len(self._pending) - self._offset)
+        buffer[:n] = memoryview(self._pending)[self._offset:self._offset + n]
+        self._offset += n
         return n
 
 

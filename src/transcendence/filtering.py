@@ -23,7 +23,8 @@ RESULTS = {"1-0", "0-1", "1/2-1/2"}
 
 def drop_reason(tags: Mapping[str, str], malformed: str, movetext: str = "1.") -> str:
     """Why a game cannot be used for any cap ("" when it can)."""
-    if malformed == "no movetext" or movetext.split(None, 1)[:1] in ([], *([r] for r in RESULTS | {"*"})):
+    first = movetext.split(None, 1)[:1]  # the first token, if any
+    if malformed == "no movetext" or not first or first[0] in RESULTS or first[0] == "*":
         return "no_moves"
     if malformed:
         return "malformed"

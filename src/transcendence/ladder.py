@@ -17,7 +17,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from .files import atomic_text
 from .pgn_stream import iter_games
+from .rating import chi2_1_quantile
 
 _SCALE = math.log(10) / 400.0
 _SCORE = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
@@ -76,7 +78,7 @@ def fit_ratings(games: Sequence[tuple[str, str, float]], anchor: str, anchor_rat
         if np.max(np.abs(step)) < 1e-9:
             break
     cov = np.linalg.inv(-h)
-    z = math.sqrt(2) * _erfinv(level)
+    z = math.sqrt(chi2_1_quantile(level))  # the two-sided normal quantile
     counts: Mapping[int, int] = defaultdict(int)
     for i in np.concatenate([w, b]):
         counts[int(i)] += 1
@@ -91,8 +93,6 @@ def fit_ratings(games: Sequence[tuple[str, str, float]], anchor: str, anchor_rat
 def write_player_ratings(dumps: Sequence[str | Path], players: Sequence[Mapping[str, object]],
                          anchor: str, out: str | Path) -> list[PlayerRating]:
     """Measure the ladder from the dumps and write it beside the configured ratings."""
-    from .files import atomic_text
-
     configured = {str(p["name"]): p for p in players}
     if anchor not in configured:
         raise ValueError(f"synthetic.anchor {anchor!r} is not one of the players {sorted(configured)}")
@@ -104,12 +104,3 @@ def write_player_ratings(dumps: Sequence[str | Path], players: Sequence[Mapping[
             fh.write(f"{p.name},{c.get('eps', '')},{c.get('elo', '')},{p.rating:.1f},{p.ci_low:.1f},"
                      f"{p.ci_high:.1f},{p.games},{int(p.name == anchor)}\n")
     return fitted
-
-
-def _erfinv(y: float) -> float:
-    """Inverse error function by bisection (no SciPy needed for one quantile)."""
-    lo, hi = 0.0, 6.0
-    for _ in range(100):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if math.erf(mid) < y else (lo, mid)
-    return (lo + hi) / 2

@@ -17,7 +17,6 @@ import zstandard
 
 from .files import open_text
 
-_TAG = re.compile(r'^\[(\w+)\s+"(.*)"\]\s*$')
 _TAGS = re.compile(r'^\[(\w+)\s+"(.*)"\][ \t\r]*$', re.M)
 
 
@@ -70,7 +69,7 @@ def _header(block: str, line: int) -> tuple[dict[str, str], str]:
     if len(pairs) == n_lines:
         return dict(pairs), ""
     for offset, text in enumerate(block.split("\n")):
-        if not _TAG.match(text):
+        if not _TAGS.match(text):
             return dict(pairs), f"bad header line {line + offset}: {text.strip()[:60]!r}"
     return dict(pairs), ""
 
