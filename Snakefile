@@ -20,6 +20,7 @@ include: "workflow/rules/games.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/summary.smk"
 
 
@@ -30,5 +31,6 @@ rule all:
         "results/figures/figure1.png",
         "results/figures/figure1.pdf",
         "results/figures/diagnostics.png",
+        "results/calibration/opponents.csv",
         (["results/summary/players.csv"] if config["source"] == "synthetic" else []),
     default_target: True

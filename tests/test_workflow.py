@@ -141,10 +141,28 @@ def test_ratings_table_has_one_row_per_cap_and_temperature(smoke_run):
         assert int(r["games"]) == SMOKE["evaluate"]["games"] * len(OPPONENTS)
 
 
+def test_models_are_rated_against_the_calibrated_opponents(smoke_run):
+    with open(smoke_run / "results/calibration/opponents.csv", newline="") as fh:
+        measured = {r["name"]: r for r in csv.DictReader(fh)}
+    anchor = SMOKE["calibration"]["anchor"]
+    players = SMOKE["synthetic"]["players"]
+    assert set(measured) == {anchor["name"], *OPPONENTS, *(p["name"] for p in players)}
+    assert float(measured[anchor["name"]]["rating"]) == anchor["rating"]
+    assert all(m["engine"].startswith("Stockfish") for m in measured.values())
+    with open(smoke_run / "results/summary/ratings.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        assert r["anchors"] == "calibrated"
+        inside = [float(measured[p["name"]]["rating"]) for p in players if p["elo"] <= int(r["cap"])]
+        assert float(r["best_in_data"]) == max(inside)
+        assert r["verdict"] in {"transcends", "inconclusive", "below"}
+        assert (r["verdict"] == "transcends") == (r["above_best"] == "1")
+
+
 def test_every_rule_wrote_a_log(smoke_run):
     logs = list((smoke_run / "results/logs").rglob("*.log"))
     # games, filter per shard; dataset, train per cap; evaluate per shard; ratings; 2 figures;
     # the measured player ladder
     n_eval = len(CAPS) * len(TEMPS) * len(OPPONENTS)
-    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 4
+    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 5  # + opponent calibration
     assert "tokens/s" in (smoke_run / f"results/logs/train/cap{CAPS[0]}.log").read_text()

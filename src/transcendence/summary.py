@@ -4,7 +4,13 @@ Two estimates sit side by side: the order-independent maximum-likelihood Elo aga
 fixed opponents with a likelihood-ratio 95% interval (the headline ``rating``), and the
 paper's sequential Glicko-2 (one period per game, opponents with RD 0). Forfeits count as
 losses. ``above_best`` is the transcendence test: the whole interval lies above the
-highest-rated player in that cap's training data.
+highest-rated player in that cap's training data; ``verdict`` says it in words, and also
+when the whole interval lies below that player (``below``) or straddles it (``inconclusive``).
+
+The opponents' ratings are the configured anchors or, with ``anchors = "calibrated"``, the
+ones the calibration round robin measured; the best player in a cap's data is then measured
+the same way where the data's players took part (synthetic source), so the model and the
+players it learned from sit on one scale.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from .rating import Glicko2, elo_mle, glicko2_sequential
 
 COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
            "forfeits", "at_bound", "glicko2_rating", "glicko2_rd", "best_in_data", "above_best",
-           "mean_illegal_tries", "mode", "engine"]
+           "mean_illegal_tries", "mode", "engine", "anchors", "verdict"]
 
 
 def read_tables(paths: Iterable[str | Path]) -> list[dict[str, str]]:
@@ -30,21 +36,67 @@ def read_tables(paths: Iterable[str | Path]) -> list[dict[str, str]]:
     return rows
 
 
-def rate_rows(rows: Sequence[Mapping[str, str]], best_in_data: Mapping[int, float], *,
-              glicko_start: Glicko2, tau: float) -> list[dict[str, object]]:
-    """One summary row per (cap, temperature), sorted by cap then temperature."""
+def best_in_data(filter_stats: Sequence[Mapping[str, object]], *,
+                 players: Sequence[Mapping[str, object]] = (),
+                 measured: Mapping[str, float] | None = None) -> dict[int, float]:
+    """The highest rating among the players in each cap's data.
+
+    From the filter's statistics (the PGN headers' ratings), unless the players were measured
+    by the calibration: then a cap's best is the highest measured rating among the players
+    whose configured rating is within the cap (those are the ones the cap keeps).
+    """
+    best: dict[int, float] = {}
+    for stats in filter_stats:
+        for cap, rating in stats["best_rating_per_cap"].items():  # type: ignore[union-attr]
+            best[int(cap)] = max(best.get(int(cap), float("-inf")), float(rating))
+    if measured is not None and players:
+        for cap in best:
+            inside = [measured[str(p["name"])] for p in players
+                      if float(p["elo"]) <= cap and str(p["name"]) in measured]
+            if inside:
+                best[cap] = max(inside)
+    return best
+
+
+def verdict(ci_low: float, ci_high: float, best: float) -> str:
+    """Transcendence as a test of the interval against the best player in the data."""
+    if best != best:  # unknown best player
+        return "unknown"
+    if ci_low > best:
+        return "transcends"
+    if ci_high < best:
+        return "below"
+    return "inconclusive"
+
+
+def rate_rows(rows: Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float], *,
+              glicko_start: Glicko2, tau: float, opponent_ratings: Mapping[str, float] | None = None,
+              anchors: str = "configured") -> list[dict[str, object]]:
+    """One summary row per (cap, temperature), sorted by cap then temperature.
+
+    ``opponent_ratings`` (by opponent name) replaces the ratings written in the game rows.
+    """
     groups: dict[tuple[int, float], list[Mapping[str, str]]] = defaultdict(list)
     for row in rows:
         groups[(int(row["cap"]), float(row["temperature"]))].append(row)
+
+    def opponent_rating(game: Mapping[str, str]) -> float:
+        if opponent_ratings is None:
+            return float(game["opponent_rating"])
+        if game["opponent"] not in opponent_ratings:
+            raise ValueError(f"opponent {game['opponent']!r} has no calibrated rating "
+                             f"(calibrated: {sorted(opponent_ratings)})")
+        return opponent_ratings[game["opponent"]]
+
     out = []
     for (cap, temp), games in sorted(groups.items()):
         # A fixed, documented order for the order-dependent Glicko-2: opponent, then game index.
         games = sorted(games, key=lambda r: (r["opponent"], int(r["game"])))
-        pairs = [(float(g["opponent_rating"]), float(g["model_score"])) for g in games]
+        pairs = [(opponent_rating(g), float(g["model_score"])) for g in games]
         mle = elo_mle(pairs)
         glicko = glicko2_sequential(pairs, start=glicko_start, tau=tau)
         scores = [p[1] for p in pairs]
-        best = best_in_data.get(cap, float("nan"))
+        best = best_by_cap.get(cap, float("nan"))
         out.append({
             "cap": cap, "temperature": temp,
             "rating": round(mle.rating, 1), "ci_low": round(mle.ci_low, 1), "ci_high": round(mle.ci_high, 1),
@@ -56,6 +108,7 @@ def rate_rows(rows: Sequence[Mapping[str, str]], best_in_data: Mapping[int, floa
             "mean_illegal_tries": round(sum(int(g["illegal_tries"]) for g in games) / len(games), 3),
             "mode": ";".join(sorted({g["mode"] for g in games})),
             "engine": ";".join(sorted({g["engine"] for g in games})),
+            "anchors": anchors, "verdict": verdict(mle.ci_low, mle.ci_high, best),
         })
     return out
 
@@ -67,14 +120,14 @@ def write_ratings(rows: Sequence[Mapping[str, object]], csv_out: str | Path, md_
         metrics: dict[str, dict[str, dict[str, object]]] = {}
         for r in rows:
             metrics.setdefault(f"cap{r['cap']}", {})[f"T{r['temperature']}"] = {
-                k: r[k] for k in ("rating", "ci_low", "ci_high", "games")}
+                k: r[k] for k in ("rating", "ci_low", "ci_high", "games", "above_best")}
         write_json(json_out, metrics)
     with atomic_text(csv_out) as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     shown = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
-             "forfeits", "glicko2_rating", "glicko2_rd", "best_in_data", "above_best"]
+             "forfeits", "glicko2_rating", "glicko2_rd", "best_in_data", "verdict"]
     with atomic_text(md_out) as fh:
         fh.write("| " + " | ".join(shown) + " |\n")
         fh.write("|" + "---|" * len(shown) + "\n")

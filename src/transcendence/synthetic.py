@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence, TextIO
+from typing import Callable, Mapping, Sequence, TextIO
 
 import chess
 
@@ -48,22 +48,37 @@ def choose_move(board: chess.Board, eps: float, rng: random.Random, engine: UciE
     return chess.Move.from_uci(engine.best_move(moves_uci, limit))
 
 
-def play_game(white: Player, black: Player, rng: random.Random, engine: UciEngine,
-              limit: Mapping[str, float], max_plies: int) -> tuple[list[str], str, str]:
-    """Play one game; return (SAN moves, result, Lichess-style termination)."""
-    engine.new_game()
+Mover = Callable[[chess.Board, Sequence[str]], chess.Move]
+
+
+def play_moves(white: Mover, black: Mover, max_plies: int) -> tuple[list[str], str, str]:
+    """Play one game between two move functions; return (SAN moves, result, termination).
+
+    Each mover gets the board and the UCI moves so far. A game still running after
+    ``max_plies`` plies is adjudicated a draw (the paper's context limit).
+    """
     board = chess.Board()
     sans: list[str] = []
     moves_uci: list[str] = []
     while not board.is_game_over(claim_draw=False):
         if len(sans) >= max_plies:
             return sans, "1/2-1/2", "Adjudication"
-        player = white if board.turn == chess.WHITE else black
-        move = choose_move(board, player.eps, rng, engine, moves_uci, limit)
+        move = (white if board.turn == chess.WHITE else black)(board, moves_uci)
         sans.append(board.san(move))
         moves_uci.append(move.uci())
         board.push(move)
     return sans, board.result(claim_draw=False), "Normal"
+
+
+def play_game(white: Player, black: Player, rng: random.Random, engine: UciEngine,
+              limit: Mapping[str, float], max_plies: int) -> tuple[list[str], str, str]:
+    """Play one game between two players sharing one engine; see :func:`play_moves`."""
+    engine.new_game()
+
+    def mover(player: Player) -> Mover:
+        return lambda board, moves_uci: choose_move(board, player.eps, rng, engine, moves_uci, limit)
+
+    return play_moves(mover(white), mover(black), max_plies)
 
 
 def format_pgn(headers: Mapping[str, str], sans: Sequence[str], result: str) -> str:

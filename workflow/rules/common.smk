@@ -31,3 +31,17 @@ def eval_tables(wildcards=None):
         temperature=TEMPERATURES,
         opponent=list(OPPONENTS),
     )
+
+
+def calibration_players():
+    """The synthetic players who join the calibration round robin (none for Lichess)."""
+    if config["source"] == "synthetic" and config["calibration"]["include_players"]:
+        return config["synthetic"]["players"]
+    return []
+
+
+def calibration_table(wildcards=None):
+    """The measured ratings, when the ratings stage is told to use them."""
+    if config["rating"]["anchors"] == "calibrated":
+        return "results/calibration/opponents.csv"
+    return []

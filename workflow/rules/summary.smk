@@ -5,6 +5,7 @@ rule ratings:
     input:
         tables=eval_tables(),
         stats=expand("results/data/{dump}/filter_stats.json", dump=DUMPS),
+        calibration=calibration_table(),
     output:
         csv=report(
             "results/summary/ratings.csv",
@@ -15,6 +16,8 @@ rule ratings:
         json="results/summary/ratings.json",
     params:
         glicko2=config["rating"]["glicko2"],
+        anchors=config["rating"]["anchors"],
+        players=calibration_players(),
     conda:
         "../../envs/transcendence.yaml"
     log:
@@ -38,6 +41,7 @@ rule figure1:
     params:
         reference=config["rating"].get("reference"),
         mode=config["evaluate"]["mode"],
+        anchors=config["rating"]["anchors"],
     conda:
         "../../envs/transcendence.yaml"
     log:

@@ -15,4 +15,4 @@ with logged(sm.log[0]):
     reference = ({int(c): {float(t): float(r) for t, r in pts.items()} for c, pts in ref.items()}
                  if ref else None)
     figure1(sm.input[0], [sm.output.png, sm.output.pdf],
-            title=f"Rating vs temperature ({sm.params.mode} sampling)", reference=reference)
+            title=f"Rating vs temperature: ML Elo, {sm.params.mode} sampling, {sm.params.anchors} anchors", reference=reference)

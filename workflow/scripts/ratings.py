@@ -6,19 +6,18 @@ from pathlib import Path
 # The package lives in src/; jobs import it whether or not their environment installed it.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
+from transcendence.calibration import read_calibrated
 from transcendence.files import read_json
 from transcendence.logs import logged
 from transcendence.rating import Glicko2
-from transcendence.summary import rate_rows, read_tables, write_ratings
+from transcendence.summary import best_in_data, rate_rows, read_tables, write_ratings
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:
-    best: dict[int, float] = {}
-    for path in sm.input.stats:
-        for cap, rating in read_json(path)["best_rating_per_cap"].items():
-            best[int(cap)] = max(best.get(int(cap), 0), rating)
+    measured = read_calibrated(sm.input.calibration) if sm.params.anchors == "calibrated" else None
+    best = best_in_data([read_json(p) for p in sm.input.stats], players=sm.params.players, measured=measured)
     g = sm.params.glicko2
-    rows = rate_rows(read_tables(sm.input.tables), best,
+    rows = rate_rows(read_tables(sm.input.tables), best, opponent_ratings=measured, anchors=sm.params.anchors,
                      glicko_start=Glicko2(g["rating"], g["rd"], g["volatility"]), tau=g["tau"])
     write_ratings(rows, sm.output.csv, sm.output.md, sm.output.json)
-    print(f"{len(rows)} (cap, temperature) rows written", file=log)
+    print(f"{len(rows)} (cap, temperature) rows written ({sm.params.anchors} anchors)", file=log)

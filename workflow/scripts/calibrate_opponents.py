@@ -1,0 +1,21 @@
+"""Rule calibrate_opponents: a round robin among the opponents and the anchor, rated by ML."""
+
+import sys
+from pathlib import Path
+
+# The package lives in src/; jobs import it whether or not their environment installed it.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
+from transcendence.calibration import calibrate, players_as_opponents
+from transcendence.evaluate import Opponent
+from transcendence.logs import logged
+from transcendence.uci import find_engine
+
+sm = snakemake  # noqa: F821  (injected by Snakemake)
+with logged(sm.log[0]) as log:
+    cal = sm.params.calibration
+    extra = players_as_opponents(sm.params.players, sm.params.player_limit) if sm.params.players else []
+    calibrate([Opponent.from_config(o) for o in sm.params.opponents], Opponent.from_config(cal["anchor"]),
+              games_per_pair=cal["games_per_pair"], seed=sm.params.seed, engine_path=find_engine(sm.params.engine),
+              max_fullmoves=sm.params.max_fullmoves, pgn_out=sm.output.pgn, csv_out=sm.output.csv,
+              json_out=sm.output.json, extra=extra, workers=sm.threads, log=log)
