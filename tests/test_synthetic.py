@@ -9,7 +9,7 @@ import pytest
 
 from transcendence.pgn_stream import iter_games
 from transcendence.pgn_text import movetext_to_text, replay
-from transcendence.synthetic import Player, choose_move, generate_shard
+from transcendence.synthetic import Player, choose_move, generate_shard, pick_mistake, players_from_config
 from transcendence.uci import EngineError, UciEngine, find_engine, go_command
 
 PLAYERS = [Player("weak", 0.9, 100), Player("strong", 0.1, 900)]
@@ -69,3 +69,54 @@ def test_go_command_limits():
     assert go_command({"time": 0.1}) == "go movetime 100"
     with pytest.raises(ValueError):
         go_command({"depth": 1, "nodes": 2})
+
+
+def _position_with_captures() -> chess.Board:
+    board = chess.Board()
+    for san in ["e4", "d5", "Nc3", "Nf6", "Bc4", "Nc6"]:
+        board.push_san(san)
+    return board
+
+
+def test_shared_mistakes_are_the_same_for_every_player_and_independent_ones_are_not():
+    board = _position_with_captures()
+    shared = {pick_mistake(board, random.Random(i), shared_seed=5) for i in range(30)}
+    independent = {pick_mistake(board, random.Random(i)) for i in range(30)}
+    assert len(shared) == 1 and len(independent) > 5
+    # Another seed of the population: another (single) shared mistake in most positions.
+    others = {pick_mistake(board, random.Random(0), shared_seed=s) for s in range(20)}
+    assert len(others) > 5
+
+
+@pytest.mark.parametrize("persona,kind", [
+    ("captures", lambda b, m: b.is_capture(m) or b.gives_check(m)),
+    ("pawns", lambda b, m: b.piece_type_at(m.from_square) == chess.PAWN),
+])
+def test_personas_prefer_their_kind_of_move(persona, kind):
+    board = _position_with_captures()
+    moves = list(board.legal_moves)
+    uniform_share = sum(kind(board, m) for m in moves) / len(moves)
+    rng = random.Random(1)
+    picks = [pick_mistake(board, rng, persona) for _ in range(2000)]
+    share = sum(kind(board, m) for m in picks) / len(picks)
+    # Weight 4 on the preferred kind: share = 4k / (4k + (n - k)), well above k / n.
+    expected = 4 * uniform_share / (4 * uniform_share + 1 - uniform_share)
+    assert share == pytest.approx(expected, abs=0.04) and share > uniform_share + 0.1
+
+
+def test_unknown_persona_and_mistakes_mode_are_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown persona 'bold'"):
+        players_from_config([{"name": "a", "eps": 0.5, "elo": 1, "persona": "bold"}])
+    with pytest.raises(ValueError, match="unknown mistakes mode 'some'"):
+        generate_shard(tmp_path / "x.pgn.zst", PLAYERS, 2, seed=1, shard=0, engine_path="stockfish",
+                       limit={"depth": 1}, max_plies=10, mistakes="some")
+
+
+def test_shared_mistakes_shard_is_deterministic(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.pgn.zst"
+        generate_shard(out, PLAYERS, 4, seed=9, shard=0, engine_path="stockfish", limit={"depth": 1},
+                       max_plies=40, mistakes="shared")
+        runs.append(out.read_bytes())
+    assert runs[0] == runs[1]

@@ -73,7 +73,8 @@ def schedule(players: Sequence[Opponent], games_per_pair: int) -> list[Calibrati
 
 
 def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], seed: int,
-                engine_path: str, max_plies: int) -> list[tuple[CalibrationGame, list[str], str, str, str]]:
+                engine_path: str, max_plies: int, personas: Mapping[str, str],
+                shared_seed: int | None) -> list[tuple[CalibrationGame, list[str], str, str, str]]:
     """Play some of the schedule in this process, one engine per engine-using player."""
     by_name = {p.name: p for p in players}
     engines: dict[str, UciEngine] = {}
@@ -91,7 +92,9 @@ def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], s
 
             def mover(name: str):
                 p = by_name[name]
-                return lambda board, moves_uci: choose_move(board, p.eps, rng, engines.get(name), moves_uci, p.limit)
+                return lambda board, moves_uci: choose_move(board, p.eps, rng, engines.get(name), moves_uci, p.limit,
+                                                            persona=personas.get(name, "uniform"),
+                                                            shared_seed=shared_seed)
 
             sans, result, termination = play_moves(mover(white), mover(black), max_plies)
             engine_name = next(iter(engines.values())).name if engines else "none"
@@ -103,18 +106,23 @@ def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], s
 
 
 def play_schedule(players: Sequence[Opponent], games: Sequence[CalibrationGame], *, seed: int,
-                  engine_path: str, max_plies: int, workers: int = 1,
+                  engine_path: str, max_plies: int, workers: int = 1, personas: Mapping[str, str] = {},
+                  shared_seed: int | None = None,
                   log: TextIO = sys.stderr) -> list[tuple[CalibrationGame, list[str], str, str, str]]:
-    """Play the schedule over ``workers`` processes; results in schedule order."""
+    """Play the schedule over ``workers`` processes; results in schedule order.
+
+    ``personas`` and ``shared_seed`` make synthetic players err the way they do in the data.
+    """
     workers = max(1, min(workers, len(games)))
     chunks = [list(games[i::workers]) for i in range(workers)]
     started = time.monotonic()
     if workers == 1:
-        results = [_play_chunk(players, chunks[0], seed, engine_path, max_plies)]
+        results = [_play_chunk(players, chunks[0], seed, engine_path, max_plies, personas, shared_seed)]
     else:
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(_play_chunk, [players] * workers, chunks, [seed] * workers,
-                                    [engine_path] * workers, [max_plies] * workers))
+                                    [engine_path] * workers, [max_plies] * workers, [personas] * workers,
+                                    [shared_seed] * workers))
     played = {r[0]: r for chunk in results for r in chunk}
     print(f"[calibration] {len(games)} games in {time.monotonic() - started:.1f}s on {workers} workers",
           file=log, flush=True)
@@ -133,6 +141,7 @@ def check_identified(ratings: Sequence[PlayerRating], anchor: Opponent) -> None:
 def calibrate(opponents: Sequence[Opponent], anchor: Opponent, *, games_per_pair: int, seed: int,
               engine_path: str, max_fullmoves: int, pgn_out: str | Path, csv_out: str | Path,
               json_out: str | Path, extra: Sequence[Opponent] = (), workers: int = 1,
+              personas: Mapping[str, str] = {}, shared_seed: int | None = None,
               log: TextIO = sys.stderr) -> list[PlayerRating]:
     """Play the round robin, rate everyone with ``anchor`` fixed, write games and ratings."""
     players = calibration_players(opponents, anchor, extra)
@@ -140,7 +149,8 @@ def calibrate(opponents: Sequence[Opponent], anchor: Opponent, *, games_per_pair
     print(f"[calibration] {len(players)} players ({', '.join(p.name for p in players)}), "
           f"{len(games)} games, anchor {anchor.name} = {anchor.rating:g}", file=log, flush=True)
     played = play_schedule(players, games, seed=seed, engine_path=engine_path,
-                           max_plies=2 * max_fullmoves, workers=workers, log=log)
+                           max_plies=2 * max_fullmoves, workers=workers, personas=personas,
+                           shared_seed=shared_seed, log=log)
     engine_names = sorted({r[4] for r in played} - {"none"})
     with atomic_text(pgn_out) as fh:
         for (index, white, black), sans, result, termination, engine_name in played:

@@ -15,6 +15,7 @@ rule calibrate_opponents:
         calibration=config["calibration"],
         players=calibration_players(),
         player_limit=config.get("synthetic", {}).get("limit"),
+        mistakes=config.get("synthetic", {}).get("mistakes", "independent"),
         max_fullmoves=config["evaluate"]["max_fullmoves"],
         seed=config["seed"],
         engine=config["engine"],

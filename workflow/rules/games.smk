@@ -11,6 +11,7 @@ if config["source"] == "synthetic":
             games=lambda wc: shard_games(int(wc.shard)),
             limit=config["synthetic"]["limit"],
             max_plies=config["synthetic"]["max_plies"],
+            mistakes=config["synthetic"]["mistakes"],
             seed=config["seed"],
             engine=config["engine"],
         conda:

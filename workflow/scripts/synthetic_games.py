@@ -20,6 +20,7 @@ with logged(sm.log[0]) as log:
         engine_path=sm.params.engine,
         limit=sm.params.limit,
         max_plies=sm.params.max_plies,
+        mistakes=sm.params.mistakes,
         log=log,
     )
     print(summary, file=log)
