@@ -1,4 +1,5 @@
-# Two entry points: `make reproduce` (the study on the embedded default) and `make test`.
+# Two entry points: `make reproduce` (the study on the embedded default) and `make test`;
+# `make restore` fetches results from the DVC remote instead of computing them.
 # Both create .venv/, install the pinned environment and, where it is missing, Stockfish.
 
 PYTHON ?= python3
@@ -6,11 +7,35 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= all
 SNAKEMAKE_ARGS ?=
+CONFIG ?= config/config.yaml
+# DVC runs each stage's command, which is Snakemake: it must be on PATH.
+DVC = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc
+# Snakemake compares times, DVC contents. Once `dvc status` is clean (every result matches
+# dvc.lock: its inputs, code and parameters), Snakemake's own record is brought in line by
+# touching what it would otherwise re-run (a result DVC kept because its inputs' contents did
+# not change, or one pulled from a remote).
+SNAKEMAKE_AGREES = { $(DVC) status --quiet || { echo "dvc status: results differ from dvc.lock; not marking them up to date" >&2; exit 1; }; } \
+	&& $(BIN)/snakemake --touch --cores 1 --configfile $(CONFIG) --quiet
 
-.PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure clean
+.PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure clean dvc.yaml restore
 
-reproduce: setup
-	$(BIN)/snakemake --cores $(CORES) $(SNAKEMAKE_ARGS)
+# In a git clone DVC runs the stages (each one a Snakemake call) and records in dvc.lock the
+# hash, code and parameters of every result, so `dvc status` is clean afterwards; elsewhere
+# (no git) Snakemake alone runs the study.
+reproduce: setup dvc.yaml
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then $(DVC) repro && $(SNAKEMAKE_AGREES); \
+	else $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS); fi
+
+# dvc.yaml, generated from the Snakemake workflow for CONFIG (src/transcendence/dvc_stages.py).
+dvc.yaml:
+	$(BIN)/snakemake --dry-run --forceall --configfile $(CONFIG) \
+	  | PYTHONPATH=src $(BIN)/python -m transcendence.dvc_stages --configfile $(CONFIG) --dry-run /dev/stdin --output $@
+
+# After a fresh clone: datasets and checkpoints from the DVC remote, checked against
+# dvc.lock, then marked up to date for Snakemake (which has no record of jobs it did not run).
+restore: setup
+	$(DVC) pull
+	$(SNAKEMAKE_AGREES)
 
 test: setup
 	$(BIN)/python -m pytest -v $(PYTEST_ARGS)

@@ -22,6 +22,8 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/favor.smk"
+include: "workflow/rules/analysis.smk"
 
 
 rule all:
@@ -33,4 +35,7 @@ rule all:
         "results/figures/diagnostics.png",
         "results/calibration/opponents.csv",
         (["results/summary/players.csv"] if config["source"] == "synthetic" else []),
+        FAVOR_TARGETS,
+        TSNE_TARGETS,
+        ANALYSIS_TARGETS,
     default_target: True

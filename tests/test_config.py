@@ -93,6 +93,8 @@ def test_dvc_sees_the_same_stages():
     proc = subprocess.run([str(dvc), "dag", "--md"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     caps = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["caps"]
-    for stage in ["games", "filter", "evaluate", "ratings"] + [f"train@{c}" for c in caps] + [f"dataset@{c}" for c in caps]:
+    stages = ["synthetic_games", "filter_dump", "ratings", "figure1"]
+    stages += [f"{rule}-cap{c}" for rule in ("dataset", "train", "evaluate") for c in caps]
+    for stage in stages:
         assert stage in proc.stdout, (stage, proc.stdout)
     assert "analytics = false" in (ROOT / ".dvc" / "config").read_text()

@@ -123,3 +123,104 @@ def test_cache_kept_across_moves_gives_the_scores_of_a_fresh_start(model_path):
             assert torch.allclose(a, b, atol=1e-5)
             board.push_san(san)
             sans.append(san)
+
+
+@pytest.fixture(scope="module")
+def speller_path(tmp_path_factory):
+    """A tiny model trained for seconds on random games: it spells legal moves now and then,
+    so per-character games run for several plies, with rejected tries and rewinds."""
+    import random
+
+    from transcendence.pgn_text import sans_to_text
+    from transcendence.vocab import encode
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    rng, texts = random.Random(0), []
+    for _ in range(100):
+        board, sans = chess.Board(), []
+        while not board.is_game_over() and len(sans) < 60:
+            move = rng.choice(list(board.legal_moves))
+            sans.append(board.san(move))
+            board.push(move)
+        texts.append(sans_to_text(sans) + " ")
+    data = torch.from_numpy(encode("".join(texts)).astype("int64"))
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(n_layer=1, n_head=2, n_embd=48, block_size=255))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(200):
+        ix = torch.randint(0, len(data) - 129, (8,)).tolist()
+        x = torch.stack([data[i:i + 128] for i in ix])
+        y = torch.stack([data[i + 1:i + 129] for i in ix])
+        _, loss, _ = model(x, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    torch.set_num_threads(threads)
+    path = tmp_path_factory.mktemp("speller") / "model.pt"
+    save_model(path, model, {})
+    return path
+
+
+@pytest.mark.parametrize("mode,opponent", [
+    ("per_character", OPP),
+    ("legal_moves", Opponent("sf-nodes", 1500, {"nodes": 300})),
+])
+def test_many_games_at_once_play_the_games_of_one_at_a_time(speller_path, tmp_path, mode, opponent):
+    """Batched model steps and a pool of engines change the speed, not the games: the same
+    PGN (movetext and headers) and rows, with a node- or depth-limited opponent."""
+    kw = dict(games=6, opponent=opponent, temperature=0.5, max_tries=20)
+    one_summary, one = shard(speller_path, tmp_path / "one", mode, batch_games=1, **kw)
+    many_summary, many = shard(speller_path, tmp_path / "many", mode, batch_games=6, threads=2, **kw)
+    assert (one_summary["batch_games"], many_summary["batch_games"]) == (1, 6)
+    assert one == many
+    assert (tmp_path / "one" / "g.pgn").read_text() == (tmp_path / "many" / "g.pgn").read_text()
+    assert [int(r["game"]) for r in many] == list(range(6))
+    assert sum(int(r["plies"]) for r in many) > 12  # real games, not six instant forfeits
+    if mode == "per_character":
+        assert sum(int(r["illegal_tries"]) for r in many) > 0
+
+
+def test_engine_that_dies_mid_shard_is_restarted_and_recorded(model_path, tmp_path):
+    """A pool engine killed on its third search: the game goes on from its position, and the
+    restart is counted in that game's PGN header and row, and in the shard's summary."""
+    import stat
+    import sys
+
+    from transcendence.uci import find_engine
+
+    marker = tmp_path / "died"
+    wrapper = tmp_path / "dying-stockfish"
+    wrapper.write_text(f"""#!{sys.executable}
+import os, subprocess, sys
+sf = subprocess.Popen([{find_engine("stockfish")!r}], stdin=subprocess.PIPE, stdout=sys.stdout, text=True, bufsize=1)
+searches = 0
+for line in sys.stdin:
+    if line.startswith("go"):
+        searches += 1
+        if searches == 3 and not os.path.exists({str(marker)!r}):
+            open({str(marker)!r}, "w").close()
+            sf.kill()
+            os._exit(1)
+    sf.stdin.write(line)
+    sf.stdin.flush()
+    if line.strip() == "quit":
+        break
+sf.wait()
+""")
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    opponent = Opponent("sf-depth", 1500, {"depth": 2}, options={"Hash": 8})
+    summary, rows = shard(model_path, tmp_path, "legal_moves", games=4, batch_games=4, max_fullmoves=12,
+                          opponent=opponent, engine_path=str(wrapper))
+    assert marker.exists() and summary["engine_restarts"] == 1
+    assert sum(int(r["engine_restarts"]) for r in rows) == 1
+    assert all(r["termination"] in ("normal", "move limit") for r in rows)
+    assert all(r["engine_options"] == "Threads=1, Hash=8" for r in rows)
+    with open(tmp_path / "g.pgn") as fh:
+        games = [g for g in iter(lambda: chess.pgn.read_game(fh), None)]
+    assert sorted(g.headers["EngineRestarts"] for g in games) == ["0", "0", "0", "1"]
+    assert all(g.headers["EngineOptions"] == "Threads=1, Hash=8" for g in games)
+    for g in games:  # every game, the interrupted one included, is legal chess to its end
+        board = g.board()
+        for move in g.mainline_moves():
+            board.push(move)

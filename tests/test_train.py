@@ -1,4 +1,5 @@
-"""Training: real optimisation steps, exact resume, and byte-identical checkpoints on CPU."""
+"""Training: real optimisation steps, exact resume (weights and DVCLive curves), byte-identical
+checkpoints on CPU, and the legal-move share of sampled continuations."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from transcendence.model import GPTConfig
-from transcendence.packing import pack_blocks
+from transcendence.legality import _games_of_block, held_out_prefixes, legal_move_share
+from transcendence.model import GPT, GPTConfig
+from transcendence.packing import load_blocks, pack_blocks
 from transcendence.train import TrainConfig, TrainingDiverged, load_model, lr_at, train
 
 MODEL = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=63)
@@ -30,10 +32,18 @@ def cfg(steps: int, **kw) -> TrainConfig:
     return TrainConfig(**{**base, **kw})
 
 
-def run(data, out: str, steps: int, state: str | None = None, **kw):
+def run(data, out: str, steps: int, state: str | None = None, live: str | None = None, **kw):
     d = data / out
     return train(data / "train.bin", data / "val.bin", d / "model.pt", d / "metrics.json", MODEL,
-                 cfg(steps, **kw), state_path=(data / state) if state else None, threads=1)
+                 cfg(steps, **kw), state_path=(data / state) if state else None,
+                 live_dir=(data / live) if live else None, threads=1)
+
+
+def curve(live_dir, name: str) -> list[tuple[int, float]]:
+    """(step, value) rows of one DVCLive metric."""
+    lines = (live_dir / "plots" / "metrics" / f"{name}.tsv").read_text().splitlines()
+    assert lines[0] == f"step\t{name.split('/')[-1]}"
+    return [(int(a), float(b)) for a, b in (line.split("\t") for line in lines[1:])]
 
 
 def test_loss_goes_down(data):
@@ -53,15 +63,75 @@ def test_same_seed_gives_the_same_checkpoint_bytes(data):
 
 
 def test_killed_run_resumes_exactly(data):
-    run(data, "straight", 6)
+    run(data, "straight", 6, live="straight_live", legal_prefixes=4)
     # N steps with a checkpoint every N, killed in step N + 1, then resumed to 2N.
     state = data / "state.pt"
-    _train_until(data, "state.pt", 6, stop=4, checkpoint_interval=3)
+    _train_until(data, "state.pt", 6, stop=4, checkpoint_interval=3, live="live", legal_prefixes=4)
     assert torch.load(state, weights_only=False)["step"] == 3
-    run(data, "resumed", 6, state="state.pt")
+    assert [s for s, _ in curve(data / "live", "train/loss")] == [1, 2, 3, 4]  # step 4 is logged twice...
+    run(data, "resumed", 6, state="state.pt", live="live", legal_prefixes=4)
     a = load_model(data / "straight" / "model.pt").state_dict()
     b = load_model(data / "resumed" / "model.pt").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    # ...but the resumed curves hold every step once, with the values of the run that never stopped.
+    for name in ("train/loss", "lr", "val/loss", "val/legal_move_share"):
+        assert curve(data / "live", name) == curve(data / "straight_live", name), name
+    assert [s for s, _ in curve(data / "live", "tokens_per_s")] == list(range(1, 7))
+    assert json.loads((data / "live" / "metrics.json").read_text())["step"] == 6
+
+
+def test_dvclive_curves_of_a_run(data):
+    run(data, "a", 6, live="live", legal_prefixes=4)
+    live = data / "live"
+    assert [s for s, _ in curve(live, "train/loss")] == list(range(1, 7))  # log_interval 1
+    assert [s for s, _ in curve(live, "val/loss")] == [3, 6]  # eval_interval 3
+    assert all(0.0 <= v <= 1.0 for _, v in curve(live, "val/legal_move_share"))
+    assert all(v > 0 for _, v in curve(live, "tokens_per_s"))
+    lrs = [v for _, v in curve(live, "lr")]
+    assert lrs == [pytest.approx(lr_at(s, cfg(6))) for s in range(6)]
+    summary = json.loads((live / "metrics.json").read_text())
+    history = json.loads((data / "a" / "metrics.json").read_text())["history"]
+    assert summary["val"]["loss"] == pytest.approx(history[-1]["val_loss"], abs=1e-5)
+    assert not (live / "dvc.yaml").exists()  # the project's dvc.yaml declares the plots
+
+
+def test_training_raises_the_legal_move_share(data):
+    summary = run(data, "a", 60, eval_interval=20, legal_prefixes=32, learning_rate=1e-2, min_lr=1e-3)
+    shares = [h["legal_move_share"] for h in summary["history"]]
+    prefixes = held_out_prefixes(load_blocks(data / "val.bin", MODEL.block_size + 1), 32, 3, MODEL.block_size)
+    torch.manual_seed(0)
+    untrained = legal_move_share(GPT(MODEL), prefixes, 3, 0)
+    assert all(0.0 <= s <= 1.0 for s in shares + [untrained])
+    assert shares[-1] > shares[0] and shares[-1] >= untrained + 0.15, (untrained, shares)
+
+
+def test_held_out_prefixes_come_from_validation_games(data):
+    val = load_blocks(data / "val.bin", MODEL.block_size + 1)
+    prefixes = held_out_prefixes(val, 20, 1, MODEL.block_size)
+    assert prefixes == held_out_prefixes(val, 20, 1, MODEL.block_size)  # seeded
+    games = [g for block in val for g in _games_of_block(block)]
+    assert len(prefixes) == 20
+    for p in prefixes:  # each a proper prefix of some held-out game, so a next move exists
+        assert any(list(p.sans) == g[:len(p.sans)] and len(g) > len(p.sans) for g in games)
+    assert len({p.sans for p in prefixes}) > 3  # cut at different moves
+
+
+def test_a_game_cut_by_packing_loses_only_its_cut_move():
+    blocks = pack_blocks([";1.e4 e5 2.Nf3 Nc6", ";1.d4 Nf6 2.c4 e6 3.Nc3 Bb4"], 40)[0]
+    assert blocks.shape == (2, 40)  # the second game did not fit after the first
+    first, second = (_games_of_block(b) for b in blocks)
+    assert first == [["e4", "e5", "Nf3", "Nc6"]]
+    assert second == [["d4", "Nf6", "c4", "e6", "Nc3", "Bb4"]]
+    cut = pack_blocks([";1.d4 Nf6 2.c4 e6 3.Nc3 Bb4"], 25)[0][0]  # ";1.d4 Nf6 2.c4 e6 3.Nc3 B"
+    assert _games_of_block(cut) == [["d4", "Nf6", "c4", "e6", "Nc3"]]
+
+
+def test_a_state_saved_under_another_recipe_is_not_resumed(data):
+    run(data, "old", 6, state="state.pt")
+    run(data, "new", 6, state="state.pt", learning_rate=5e-3)  # the config changed: train afresh
+    run(data, "fresh", 6, learning_rate=5e-3)
+    assert (data / "new" / "model.pt").read_bytes() == (data / "fresh" / "model.pt").read_bytes()
+    assert torch.load(data / "state.pt", weights_only=False)["recipe"]["learning_rate"] == 5e-3
 
 
 def _train_until(data, state: str, steps: int, stop: int, **kw) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import chess
 import chess.pgn
@@ -53,6 +54,8 @@ def test_report_is_one_self_contained_html(smoke_run):
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (smoke_run / "report.html").read_text(errors="replace")
     assert "Figure 1" in html and "Diagnostics" in html and "Ratings" in html
+    assert "Favor analysis" in html and "t-SNE" in html
+    assert "Theory" in html and "Data diversity" in html and "Board example" in html
 
 
 def test_generated_games_count_and_players(smoke_run):
@@ -164,5 +167,72 @@ def test_every_rule_wrote_a_log(smoke_run):
     # games, filter per shard; dataset, train per cap; evaluate per shard; ratings; 2 figures;
     # the measured player ladder
     n_eval = len(CAPS) * len(TEMPS) * len(OPPONENTS)
-    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 5  # + opponent calibration
+    n_analysis = len(SMOKE["favor"]["caps"]) + len(SMOKE["tsne"]["caps"])  # favor, t-SNE per cap
+    n_analysis += 3  # theory, diversity, board example
+    assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 5 + n_analysis  # + opponent calibration
     assert "tokens/s" in (smoke_run / f"results/logs/train/cap{CAPS[0]}.log").read_text()
+
+
+def test_favor_analysis_and_tsne_are_sane(smoke_run):
+    favor, tsne = SMOKE["favor"], SMOKE["tsne"]
+    assert favor["caps"] and tsne["caps"]
+    for cap in favor["caps"]:
+        base = smoke_run / f"results/analysis/favor/cap{cap}"
+        stats = json.loads(base.with_suffix(".json").read_text())
+        assert stats["samples"] == favor["samples"] and 0 < stats["positions"] <= favor["positions"]
+        assert sorted(r["temperature"] for r in stats["rows"]) == sorted(favor["temperatures"])
+        for row in stats["rows"]:
+            assert 0 <= row["mean_reward"] <= 100 and 0 <= row["illegal"] <= 100
+            assert row["favor_ci"][0] <= row["favor"] <= row["favor_ci"][1]
+            assert row["top1"] <= row["top3"] <= row["top5"] <= 100 - row["illegal"] + 1e-9
+            assert len(row["per_position_favor"]) == stats["positions"]
+        assert all(0 <= p["best_win_probability"] <= 1 for p in stats["positions_detail"])
+        table = base.with_suffix(".md").read_text()
+        assert table.count("\n| ") == 1 + len(favor["temperatures"])  # header + one row per temperature
+        assert base.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+        assert base.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+    for cap in tsne["caps"]:
+        result = json.loads((smoke_run / f"results/analysis/tsne/cap{cap}.json").read_text())
+        assert result["positions"] == len(result["points"]) >= 2
+        assert all(0 <= p["win"] <= 1 for p in result["points"])
+        assert (smoke_run / f"results/analysis/tsne/cap{cap}.png").read_bytes()[:4] == b"\x89PNG"
+    # Both analyses read the same games: whichever ran second reused the other's engine searches.
+    logs = [(smoke_run / f"results/logs/analysis/{a}/cap{cap}.log").read_text()
+            for a, cap in (("favor", favor["caps"][0]), ("tsne", favor["caps"][0]))]
+    assert sum(int(n) for log in logs for n in re.findall(r"(\d+) from the cache", log)) > 0
+
+
+def test_theory_diversity_and_board_example_are_sane(smoke_run):
+    out = smoke_run / "results/analysis"
+    with open(out / "theory.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    theory = SMOKE["theory"]
+    assert len(rows) == 2 * len(theory["sigmas"]) * len(theory["temperatures"])
+    at = {(r["noise"], float(r["sigma"]), float(r["temperature"])): float(r["learner_accuracy"]) for r in rows}
+    sigma, low = max(theory["sigmas"]), min(theory["temperatures"])
+    assert sigma > 0 and max(theory["temperatures"]) >= 1.0
+    # Independent noisy experts: the low-temperature majority vote is at least as good as T=1.
+    assert at[("independent", sigma, low)] >= at[("independent", sigma, 1.0)]
+    assert all(0 <= float(r["learner_accuracy"]) <= 1 for r in rows)
+    assert (out / "theory.png").read_bytes()[:4] == b"\x89PNG" and (out / "theory.pdf").read_bytes()[:5] == b"%PDF-"
+
+    div = json.loads((out / "diversity.json").read_text())
+    assert sorted(div["caps"]) == sorted(str(c) for c in CAPS)
+    with open(out / "diversity.csv", newline="") as fh:
+        positions = list(csv.DictReader(fh))
+    for cap, info in div["caps"].items():
+        mine = [float(p["entropy"]) for p in positions if p["cap"] == cap]
+        assert len(mine) == info["common_positions"] > 0
+        assert all(0 <= e <= 1 for e in mine) and 0 <= info["mean_entropy"] <= 1
+    assert all(int(p["visits"]) > SMOKE["diversity"]["min_count"] for p in positions)
+    assert (out / "diversity.png").read_bytes()[:4] == b"\x89PNG"
+
+    board = json.loads((out / "board.json").read_text())
+    position = chess.Board(board["fen"])
+    assert position.parse_san(board["majority_move"]) in position.legal_moves
+    assert board["visits_in_data"] > SMOKE["diversity"]["min_count"]
+    assert 0 <= board["t1_misses_majority"] <= 1
+    assert abs(sum(m["p_t1"] for m in board["moves"]) - 1) < 0.01
+    assert all(0 <= m["engine_expected_score"] <= 1 for m in board["moves"])
+    assert (out / "board.svg").read_text().startswith("<svg")
+    assert board["majority_move"] in (out / "board.md").read_text()

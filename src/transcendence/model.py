@@ -85,6 +85,49 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(y)), (k, v)
 
 
+    def forward_slots(self, x: torch.Tensor, cache: "SlotCache", layer: int, rows: torch.Tensor,
+                      lengths: torch.Tensor, write: torch.Tensor | None) -> torch.Tensor:
+        """Attention for ``GPT.forward_slots``: x is (G, M, T, C), M continuations per slot.
+
+        Each continuation sees its slot's first ``lengths[g]`` cached keys (one shared copy,
+        never replicated M times) and, among its own T tokens, only earlier ones. With
+        ``write`` (a (G, T) mask of real tokens, M == 1), their keys and values are stored
+        first and the queries attend over the slot's cache in one kernel call.
+        """
+        G, M, T, C = x.shape
+        h, d = self.n_head, C // self.n_head
+        q, k, v = (t.view(G, M, T, h, d).permute(0, 3, 1, 2, 4) for t in self.c_attn(x).split(C, dim=3))
+        if write is not None:
+            # One continuation per slot: store the real tokens' keys and values, then attend
+            # over the slot's cache (query t of row g sees keys 0 .. lengths[g] + t).
+            g, t = write.nonzero(as_tuple=True)
+            slot, pos = rows[g], lengths[g] + t
+            cache.k[layer][slot, :, pos] = k[g, :, 0, t]
+            cache.v[layer][slot, :, pos] = v[g, :, 0, t]
+            L = min(int(lengths.max()) + T, cache.k[layer].shape[2])
+            kc = cache.k[layer][:, :, :L].index_select(0, rows)
+            vc = cache.v[layer][:, :, :L].index_select(0, rows)
+            seen = torch.arange(L, device=x.device)[None, None, :] <= \
+                (lengths[:, None] + torch.arange(T, device=x.device)[None, :])[:, :, None]   # (G, T, L)
+            y = F.scaled_dot_product_attention(q[:, :, 0], kc, vc, attn_mask=seen[:, None])  # (G, h, T, d)
+            return self.c_proj(y.transpose(1, 2).reshape(G, 1, T, C))
+        scale = 1.0 / math.sqrt(d)
+        P = int(lengths.max()) if G else 0
+        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
+        new_scores = (q @ k.transpose(-2, -1) * scale).masked_fill(~causal, float("-inf"))  # (G,h,M,T,T)
+        if P:
+            kp = cache.k[layer][:, :, :P].index_select(0, rows)                       # (G, h, P, d)
+            vp = cache.v[layer][:, :, :P].index_select(0, rows)
+            past_scores = (q.reshape(G, h, M * T, d) @ kp.transpose(-2, -1) * scale).view(G, h, M, T, P)
+            unseen = torch.arange(P, device=x.device)[None, :] >= lengths[:, None]      # (G, P)
+            past_scores = past_scores.masked_fill(unseen[:, None, None, None, :], float("-inf"))
+            probs = torch.softmax(torch.cat([past_scores, new_scores], dim=-1), dim=-1)
+            y = (probs[..., :P].reshape(G, h, M * T, P) @ vp).view(G, h, M, T, d) + probs[..., P:] @ v
+        else:
+            y = torch.softmax(new_scores, dim=-1) @ v
+        return self.c_proj(y.permute(0, 2, 3, 1, 4).reshape(G, M, T, C))
+
+
 class MLP(nn.Module):
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
@@ -145,6 +188,8 @@ class GPT(nn.Module):
 
         With ``past`` (a cache from an earlier call), ``idx`` continues that context; a
         cache of batch 1 is shared by every row of ``idx`` (many continuations of one prefix).
+        With ``targets`` (training) the returned cache is empty: nothing continues a training
+        batch, and a compiled training graph need not hand out every layer's keys and values.
         """
         B, T = idx.shape
         start = 0 if past is None else past[0][0].shape[2]
@@ -155,12 +200,38 @@ class GPT(nn.Module):
         cache: KVCache = []
         for i, block in enumerate(self.h):
             x, kv = block(x, None if past is None else past[i])
-            cache.append(kv)
+            if targets is None:
+                cache.append(kv)
         logits = self.lm_head(self.ln_f(x))
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
         return logits, loss, cache
+
+    @torch.no_grad()
+    def forward_slots(self, idx: torch.Tensor, cache: "SlotCache", rows: torch.Tensor, lengths: torch.Tensor,
+                      write: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (G, M, T, vocab) for M continuations ``idx`` (G, M, T) of G cached sequences.
+
+        Row g continues slot ``rows[g]`` of ``cache`` after its first ``lengths[g]`` tokens;
+        positions are per row, so sequences of different lengths share one forward pass
+        without padding their pasts (cached keys beyond a row's length are masked out). With
+        ``write`` (M == 1; a (G, T) mask, True on real tokens, right padding False) the new
+        tokens' keys and values go into the cache; the caller then advances its lengths.
+        Inference only (no dropout).
+        """
+        G, M, T = idx.shape
+        if write is not None and M != 1:
+            raise ValueError("only single continuations (M == 1) can be written to the cache")
+        ends = lengths + (T if write is None else write.sum(dim=1))
+        if G and int(ends.max()) > cache.k[0].shape[2]:
+            raise ValueError(f"sequence of {int(ends.max())} tokens exceeds the cache of {cache.k[0].shape[2]}")
+        pos = (lengths[:, None] + torch.arange(T, device=idx.device)).clamp(max=self.config.block_size - 1)
+        x = self.wte(idx) + self.wpe(pos)[:, None]
+        for i, block in enumerate(self.h):
+            x = x + block.attn.forward_slots(block.ln_1(x), cache, i, rows, lengths, write)
+            x = x + block.mlp(block.ln_2(x))
+        return self.lm_head(self.ln_f(x))
 
     def optimizer_groups(self, weight_decay: float) -> list[dict]:
         """Weight decay on 2-D weights only (matrices, embeddings), as nanoGPT and the paper."""
@@ -171,3 +242,24 @@ class GPT(nn.Module):
                 {"params": no_decay, "weight_decay": 0.0}]
 
 
+
+
+@dataclass
+class SlotCache:
+    """Keys and values for many sequences at once, one fixed "slot" per sequence.
+
+    Each layer holds (slots, heads, block_size, head_dim) tensors, zero-filled (masked keys
+    must never hold NaN). A sequence's length lives with its owner, not here: rewinding a
+    sequence (a rejected move, a new game) is just setting a smaller length.
+    """
+
+    k: list[torch.Tensor]
+    v: list[torch.Tensor]
+
+    @classmethod
+    def empty(cls, model: GPT, slots: int) -> "SlotCache":
+        cfg = model.config
+        p = next(model.parameters())
+        shape = (slots, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head)
+        return cls([torch.zeros(shape, device=p.device, dtype=p.dtype) for _ in range(cfg.n_layer)],
+                   [torch.zeros(shape, device=p.device, dtype=p.dtype) for _ in range(cfg.n_layer)])

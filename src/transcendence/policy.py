@@ -121,6 +121,8 @@ class ModelPolicy:
             try:
                 move = board.parse_san(text)
             except ValueError:
+                move = None
+            if not move:  # unparsable, illegal, or python-chess's null move "--": no move
                 illegal += 1
                 continue
             return Choice(move, tries=attempt, illegal=illegal, text=text)

@@ -150,3 +150,55 @@ class UciEngine:
                 self.restarts += 1
                 self.close()
                 self._start()
+
+    # -- analysing ----------------------------------------------------------------------
+    def analyse(self, fen: str, limit: Mapping[str, float], multipv: int = 1) -> list[tuple[str, str, int]]:
+        """The engine's ``multipv`` best lines in ``fen``, best first.
+
+        Each line is (first move in UCI, ``"cp"`` or ``"mate"``, value), the score from the
+        side to move's point of view, as the engine reported it at the deepest finished
+        iteration. MultiPV is set back to 1 afterwards, so ``best_move`` is unaffected. A
+        dead process is restarted and asked again, as in ``best_move``.
+        """
+        go = go_command(limit)
+        while True:
+            try:
+                self._send(f"setoption name MultiPV value {multipv}")
+                self._send(f"position fen {fen}")
+                self._send(go)
+                lines = self._read_until("bestmove")
+                if multipv != 1:
+                    self._send("setoption name MultiPV value 1")
+                return _ranked_lines(lines, fen)
+            except (BrokenPipeError, OSError, EngineError) as exc:
+                if isinstance(exc, EngineError) and "no lines" in str(exc):
+                    raise
+                if self.restarts >= self.max_restarts:
+                    raise EngineError(f"engine {self.path} died {self.restarts + 1} times; giving up") from exc
+                self.restarts += 1
+                self.close()
+                self._start()
+
+
+def _ranked_lines(lines: Sequence[str], fen: str) -> list[tuple[str, str, int]]:
+    """The last reported score of each ``multipv`` line, in multipv order.
+
+    A bound (``lowerbound``/``upperbound``) is an unfinished search result, so it replaces
+    an exact score only for a line that has none yet.
+    """
+    best: dict[int, tuple[str, str, int, bool]] = {}
+    for line in lines:
+        tokens = line.split()
+        if not tokens or tokens[0] != "info" or "score" not in tokens or "pv" not in tokens:
+            continue
+        index = int(tokens[tokens.index("multipv") + 1]) if "multipv" in tokens else 1
+        at = tokens.index("score")
+        kind, value = tokens[at + 1], int(tokens[at + 2])
+        bound = "lowerbound" in tokens or "upperbound" in tokens
+        pv = tokens[tokens.index("pv") + 1:]
+        if not pv or (bound and index in best and not best[index][3]):
+            continue
+        best[index] = (pv[0], kind, value, bound)
+    if not best:
+        raise EngineError(f"engine reported no lines for {fen}")
+    return [best[i][:3] for i in sorted(best)]

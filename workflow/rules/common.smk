@@ -24,6 +24,25 @@ def shard_games(shard):
     return total // shards + (1 if shard < total % shards else 0)
 
 
+def train_settings(cap):
+    """One cap's training section: `train` with that cap's `train_overrides` entry on top.
+
+    Only that cap's training sees its override, so changing it re-runs only that cap's
+    model and what depends on it (Snakemake's params trigger and DVC's params agree).
+    """
+    return {**config["train"], **config["train_overrides"].get(str(cap), {})}
+
+
+for _cap, _override in config["train_overrides"].items():
+    if not isinstance(_cap, str):
+        raise ValueError(f'train_overrides: write cap {_cap} as a quoted string, "{_cap}" (DVC reads keys as text)')
+    if int(_cap) not in CAPS:
+        raise ValueError(f"train_overrides: cap {_cap} is not one of caps {CAPS}")
+    _unknown = sorted(set(_override) - set(config["train"]))
+    if _unknown:
+        raise ValueError(f"train_overrides: cap {_cap} overrides {_unknown}, which train does not set")
+
+
 def eval_tables(wildcards=None):
     return expand(
         "results/eval/cap{cap}/T{temperature}/{opponent}.csv",

@@ -1,4 +1,5 @@
-# Stage 5: one job per (cap, temperature, opponent) shard; every game kept as PGN.
+# Stage 5: one job per (cap, temperature, opponent) shard; every game kept as PGN. Within a
+# job, batch_games games advance together and the job's threads are its engine processes.
 
 
 rule evaluate:
@@ -10,13 +11,14 @@ rule evaluate:
     params:
         opponent=lambda wc: OPPONENTS[wc.opponent],
         games=config["evaluate"]["games"],
+        batch_games=config["evaluate"]["batch_games"],
         mode=config["evaluate"]["mode"],
         max_tries=config["evaluate"]["max_tries"],
         max_fullmoves=config["evaluate"]["max_fullmoves"],
         seed=config["seed"],
         engine=config["engine"],
         device=config["evaluate"].get("device", "cpu"),
-    threads: 1
+    # Threads, memory and run time come from workflow/profiles/; GPUs from the config.
     resources:
         gpu=config["evaluate"].get("gpus", 0),
     conda:

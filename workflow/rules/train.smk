@@ -1,5 +1,7 @@
 # Stage 4: one model per cap. The evaluated checkpoint is the declared output; the resumable
-# training state beside it is not, so a failed or killed run keeps it and resumes.
+# training state and the DVCLive curves beside it are not, so a failed or killed run keeps
+# them and resumes (dvc.yaml declares the curves as the train stage's plots). With
+# train.gpus > 1 the job trains data-parallel through torchrun, one process per GPU.
 
 
 rule train:
@@ -11,11 +13,12 @@ rule train:
         metrics="results/models/cap{cap}/metrics.json",
     params:
         model=config["model"],
-        train=config["train"],
+        train=lambda wc: train_settings(wc.cap),
         seed=config["seed"],
         state="results/models/cap{cap}/train_state.pt",
-    # Snakemake scales this down to --cores; profiles can change it with set-threads.
-    threads: 8
+        live="results/models/cap{cap}/dvclive",
+        processes=max(1, config["train"].get("gpus", 0)),
+    # Threads, memory and run time come from workflow/profiles/; GPUs from the config.
     resources:
         gpu=config["train"].get("gpus", 0),
     conda:

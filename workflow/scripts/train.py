@@ -1,4 +1,4 @@
-"""Rule train: one ChessFormer per cap, resumable from its training state."""
+"""Rule train: one ChessFormer per cap, resumable, on one process or data-parallel (torchrun)."""
 
 import sys
 from pathlib import Path
@@ -7,13 +7,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
 from transcendence.logs import logged
-from transcendence.model import GPTConfig
-from transcendence.train import TrainConfig, train
+from transcendence.train_cli import run
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:
-    train(
-        sm.input.train, sm.input.val, sm.output.model, sm.output.metrics,
-        GPTConfig(**sm.params.model), TrainConfig.from_config(sm.params.train, sm.params.seed),
-        state_path=sm.params.state, threads=sm.threads, log=log,
+    run(
+        {
+            "train_bin": sm.input.train, "val_bin": sm.input.val,
+            "model_out": sm.output.model, "metrics_out": sm.output.metrics,
+            "state_path": sm.params.state, "live_dir": sm.params.live,
+            "model": dict(sm.params.model), "train": dict(sm.params.train), "seed": sm.params.seed,
+        },
+        processes=sm.params.processes, threads=sm.threads, log=log,
     )

@@ -1,0 +1,89 @@
+"""Unit tests of the dvc.yaml generator's readers (the whole generator: tests/test_provenance.py)."""
+
+from __future__ import annotations
+
+from transcendence.dvc_stages import (config_keys, imported_modules, parse_dry_run, read_helpers,
+                                      read_rules, stage_params)
+
+from .conftest import ROOT
+
+DRY_RUN = """\
+Building DAG of jobs...
+[Mon Nov 23 13:23:58 2026]
+rule train:
+    input: results/datasets/cap400/train.bin, results/datasets/cap400/val.bin
+    output: results/models/cap400/model.pt, results/models/cap400/metrics.json
+    log: results/logs/train/cap400.log
+    jobid: 5
+    reason: Forced execution
+    wildcards: cap=400
+[Mon Nov 23 13:23:58 2026]
+localrule all:
+    input: results/models/cap400/model.pt
+    jobid: 0
+"""
+
+RULES = '''\
+CAPS = [int(c) for c in config["caps"]]
+OPPONENTS = {o["name"]: o for o in config["evaluate"]["opponents"]}
+
+
+def settings(cap):
+    """One cap's section."""
+    return {**config["train"], **config["train_overrides"].get(str(cap), {})}
+
+
+rule train:
+    input:
+        "results/datasets/cap{cap}/train.bin",
+    params:
+        train=lambda wc: settings(wc.cap),
+        # a comment inside the block
+        opponent=lambda wc: OPPONENTS[wc.opponent],
+        device=config["evaluate"].get("device", "cpu"),
+        first=config["synthetic"]["players"][0]["name"],
+    script:
+        "../scripts/train.py"
+'''
+
+
+def test_dry_run_jobs_with_their_files_and_wildcards():
+    train, everything = parse_dry_run(DRY_RUN)
+    assert train.rule == "train" and train.wildcards == {"cap": "400"}
+    assert train.outputs == ["results/models/cap400/model.pt", "results/models/cap400/metrics.json"]
+    assert train.inputs[1] == "results/datasets/cap400/val.bin" and train.logs == ["results/logs/train/cap400.log"]
+    assert everything.rule == "all" and everything.outputs == []
+
+
+def test_params_read_config_keys_through_helpers_and_the_cap_wildcard(tmp_path):
+    smk = tmp_path / "rules" / "train.smk"
+    smk.parent.mkdir()
+    smk.write_text(RULES)
+    rule = read_rules([smk])["train"]
+    assert rule.script == (tmp_path / "scripts" / "train.py").resolve()
+    keys = config_keys(rule.params, read_helpers([smk]))
+    assert keys == {("train",), ("train_overrides", "{cap}"), ("evaluate", "opponents"),
+                    ("evaluate", "device"), ("synthetic", "players")}
+
+
+def test_stage_params_are_the_keys_each_file_sets_for_that_cap():
+    keys = {("train",), ("train", "max_steps"), ("train_overrides", "{cap}"), ("evaluate", "device")}
+    configs = {"base.yaml": {"train": {"max_steps": 1}, "train_overrides": {}, "evaluate": {"device": "cpu"}},
+               "run.yaml": {"train": {"max_steps": 2}, "train_overrides": {"400": {"max_steps": 3}}}}
+    assert stage_params(keys, "400", configs) == [{"base.yaml": ["evaluate.device", "train"]},
+                                                  {"run.yaml": ["train", "train_overrides.400"]}]
+    assert stage_params(keys, "800", configs)[1] == {"run.yaml": ["train"]}
+
+
+def test_code_deps_follow_the_packages_imports(tmp_path):
+    package = tmp_path / "src" / "transcendence"
+    package.mkdir(parents=True)
+    (package / "a.py").write_text("import json\n\ndef f():\n    from .b import g\n    return g\n")
+    (package / "b.py").write_text("from transcendence import c\n")
+    (package / "c.py").write_text("")
+    (package / "unused.py").write_text("")
+    script = tmp_path / "script.py"
+    script.write_text("from transcendence.a import f\n")
+    assert [p.name for p in imported_modules(script, tmp_path / "src")] == ["a.py", "b.py", "c.py"]
+    real = {p.name for p in imported_modules(ROOT / "workflow/scripts/dataset.py", ROOT / "src")}
+    assert "packing.py" in real and "train.py" not in real

@@ -1,0 +1,20 @@
+"""Rule tsne: t-SNE of one cap's model's last hidden state, coloured by Stockfish."""
+
+import sys
+from pathlib import Path
+
+# The package lives in src/; jobs import it whether or not their environment installed it.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
+from transcendence.logs import logged
+from transcendence.tsne import run_tsne
+
+sm = snakemake  # noqa: F821  (injected by Snakemake)
+with logged(sm.log[0]) as log:
+    cfg = sm.params.tsne
+    run_tsne(
+        sm.input.model, sm.input.games, sm.output.json, [sm.output.png], cap=int(sm.wildcards.cap),
+        positions=cfg["positions"], perplexity=cfg["perplexity"], limit=cfg["limit"], seed=sm.params.seed,
+        engine_path=sm.params.engine, cache_dir=sm.params.cache, threads=sm.threads,
+        device=sm.params.device, log=log,
+    )
