@@ -19,11 +19,14 @@ SNAKEMAKE_AGREES = { $(DVC) status --quiet || { echo "dvc status: results differ
 
 .PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure clean dvc.yaml restore
 
-# In a git clone DVC runs the stages (each one a Snakemake call) and records in dvc.lock the
-# hash, code and parameters of every result, so `dvc status` is clean afterwards; elsewhere
-# (no git) Snakemake alone runs the study.
+# Snakemake runs the study. In a git clone it is also told to re-run what DVC finds stale
+# (DVC hashes the scripts and modules, Snakemake does not), and DVC then records in dvc.lock
+# the hash, code and parameters of every result, so `dvc status` is clean afterwards.
 reproduce: setup dvc.yaml
-	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then $(DVC) repro && $(SNAKEMAKE_AGREES); \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  stale=$$($(DVC) status --json | PYTHONPATH=src $(BIN)/python -m transcendence.dvc_stages --stale /dev/stdin) \
+	  && $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS) $${stale:+--forcerun $$stale} \
+	  && $(DVC) commit --force --quiet && $(SNAKEMAKE_AGREES); \
 	else $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS); fi
 
 # dvc.yaml, generated from the Snakemake workflow for CONFIG (src/transcendence/dvc_stages.py).

@@ -14,8 +14,10 @@ remotes. Writing dvc.yaml by hand would describe the workflow twice, so it is de
   and the helpers of the .smk files it calls, in each config file Snakemake merges (the
   Snakefile's ``configfile:``, then ``--configfile``).
 
-Each stage's command asks Snakemake for that stage's outputs with ``--allowed-rules``, so DVC
-decides what re-runs and Snakemake never runs another stage's jobs behind DVC's back.
+Each stage's command asks Snakemake for that stage's outputs with ``--allowed-rules``, so
+``dvc repro`` works and Snakemake never runs another stage's jobs behind DVC's back. ``make
+reproduce`` runs the whole DAG with Snakemake instead (in parallel), forcing the stages DVC
+finds stale (``stale_outputs``), then records the results with ``dvc commit``.
 The package never imports Snakemake: the dry run comes in as text (see ``make dvc.yaml``).
 """
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
 import re
 import sys
 from dataclasses import dataclass, field
@@ -306,14 +309,37 @@ def render(document: dict, configfile: str) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, width=10_000)
 
 
+def stale_outputs(status: dict, document: dict) -> list[str]:
+    """The outputs of every stage ``dvc status --json`` names, for ``snakemake --forcerun``.
+
+    DVC sees changes Snakemake does not (a script's or a module's contents); forcing those
+    stages' jobs makes Snakemake re-run them and everything after them, so that what
+    ``dvc commit`` then records was really made by the code and parameters it names.
+    """
+    outputs = []
+    for name in status:
+        stage = document["stages"].get(name, {})
+        logs = {o for o in stage.get("outs", []) if isinstance(o, str) and o.startswith("results/logs/")}
+        for kind in ("outs", "metrics", "plots"):
+            outputs += [o for o in stage.get(kind, []) if isinstance(o, str) and o not in logs]
+    return outputs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--configfile", required=True, help="the config the stages run with")
-    parser.add_argument("--dry-run", required=True, type=Path,
-                        help="output of `snakemake -n --forceall --configfile CONFIG`")
+    parser.add_argument("--configfile", help="the config the stages run with")
+    parser.add_argument("--dry-run", type=Path, help="output of `snakemake -n --forceall --configfile CONFIG`")
     parser.add_argument("--snakefile", type=Path, default=Path("Snakefile"))
     parser.add_argument("--output", type=Path, default=None, help="dvc.yaml (default: stdout)")
+    parser.add_argument("--stale", type=Path, metavar="STATUS_JSON",
+                        help="instead: print the outputs of the stages `dvc status --json` names in dvc.yaml")
     args = parser.parse_args(argv)
+    if args.stale is not None:
+        document = yaml.safe_load(Path("dvc.yaml").read_text())
+        print(" ".join(stale_outputs(json.loads(args.stale.read_text() or "{}"), document)))
+        return
+    if args.configfile is None or args.dry_run is None:
+        parser.error("--configfile and --dry-run are required")
     root = args.snakefile.resolve().parent
     base, files = workflow_files(args.snakefile)
     text = render(build(parse_dry_run(args.dry_run.read_text()), read_rules(files), read_helpers(files),
