@@ -200,6 +200,11 @@ def test_smoke_config_runs_to_completion_through_slurm(local_slurm, tmp_path):
     assert sum("/rule_train/" in str(p) for p in logs) == len(smoke["caps"])
     job = subprocess.run(["scontrol", "show", "job", eval_groups[0][0]], capture_output=True, text=True)
     assert "gpu:1" in job.stdout, job.stdout
+    # Its time limit is that of its shards played as far side by side as the CPUs allow.
+    threads = min(PROFILE["set-threads"]["evaluate"], int(cpus))
+    rounds = math.ceil(min(shards, PROFILE["group-components"]["eval"]) / (int(cpus) // threads))
+    hours, minutes, _ = re.search(r"TimeLimit=(\d+):(\d+):(\d+)", job.stdout).groups()
+    assert int(hours) * 60 + int(minutes) == rounds * PROFILE["set-resources"]["evaluate"]["runtime"]
 
     # Everything the study promises is there: a second (local) dry run finds nothing to do.
     for target in ["results/summary/ratings.csv", "results/figures/figure1.png",

@@ -109,6 +109,10 @@ def test_checkpoint_loads_and_predicts(smoke_run, cap):
     assert logits.shape == (1, 4, 32) and torch.isfinite(logits).all()
     metrics = json.loads((smoke_run / f"results/models/cap{cap}/metrics.json").read_text())
     assert metrics["steps"] == SMOKE["train"]["max_steps"]
+    # DVCLive's curves, for `dvc plots show`: one row per evaluation of the legal-move share
+    share = smoke_run / f"results/models/cap{cap}/dvclive/plots/metrics/val/legal_move_share.tsv"
+    rows = share.read_text().splitlines()[1:]
+    assert len(rows) == len(metrics["history"]) and all(0 <= float(r.split("\t")[1]) <= 1 for r in rows)
 
 
 def test_evaluation_games_are_legal_chess(smoke_run):

@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.stale is not None:
         document = yaml.safe_load(Path("dvc.yaml").read_text())
-        print(" ".join(stale_outputs(json.loads(args.stale.read_text() or "{}"), document)))
+        print(" ".join(stale_outputs(json.loads(args.stale.read_text()), document)))
         return
     if args.configfile is None or args.dry_run is None:
         parser.error("--configfile and --dry-run are required")
