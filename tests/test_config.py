@@ -80,6 +80,18 @@ def test_dry_run_of_the_paper_config_plans_the_full_grid(tmp_path):
     assert counts["download_month"] == len(paper["lichess"]["months"]) == 10
 
 
+def test_experts_gpu_config_plans_the_synthetic_study_on_one_gpu(tmp_path):
+    proc = snakemake("-n", "--configfile", str(ROOT / "config" / "experts-gpu.yaml"), workdir=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counts = _job_counts(proc.stdout + proc.stderr)
+    cfg = yaml.safe_load((ROOT / "config" / "experts-gpu.yaml").read_text())
+    assert cfg["train"]["gpus"] == 1 and cfg["synthetic"]["games"] >= 100_000
+    m = cfg["model"]
+    assert 12 * m["n_layer"] * m["n_embd"] ** 2 >= 10_000_000   # tens of millions of parameters
+    assert counts["synthetic_games"] == cfg["synthetic"]["shards"]
+    assert counts["evaluate"] == len(cfg["caps"]) * len(cfg["evaluate"]["temperatures"]) * len(cfg["evaluate"]["opponents"])
+
+
 def test_default_config_runs_offline_on_synthetic_games(tmp_path):
     proc = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), workdir=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
