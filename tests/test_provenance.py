@@ -195,8 +195,9 @@ def test_analytics_and_update_checks_are_off(study):
     assert config["core"]["analytics"] == "false" and config["core"]["check_update"] == "false"
     assert config["studio"]["offline"] == "true"
     env = {"CI": ""}  # CI would skip the update check before DVC reads its config
-    assert "Analytics is disabled." in sh("dvc", "status", "-v", cwd=repo, env=env).stderr
-    assert "Check for update is disabled." in sh("dvc", "version", "-v", cwd=repo, env=env).stderr
+    status, version = (sh("dvc", cmd, "-v", cwd=repo, env=env) for cmd in ("status", "version"))
+    assert "Analytics is disabled." in status.stdout + status.stderr
+    assert "Check for update is disabled." in version.stdout + version.stderr
 
 
 def test_push_and_pull_into_a_fresh_clone_restores_results_with_nothing_to_rerun(study, tmp_path):
