@@ -49,7 +49,7 @@ rule train:
 
 def test_dry_run_jobs_with_their_files_and_wildcards():
     train, everything = parse_dry_run(DRY_RUN)
-    assert train.rule == "train" and train.wildcards == {"cap": "400"}
+    assert train.rule == "train" and train.wildcards == {"cap": "400"} and train.reason == "Forced execution"
     assert train.outputs == ["results/models/cap400/model.pt", "results/models/cap400/metrics.json"]
     assert train.inputs[1] == "results/datasets/cap400/val.bin" and train.logs == ["results/logs/train/cap400.log"]
     assert everything.rule == "all" and everything.outputs == []

@@ -34,9 +34,10 @@ from pathlib import Path
 import yaml
 
 # Declarations DVC needs that the Snakemake DAG cannot say: files a rule writes beside its
-# declared outputs. DVCLive's curves are appended to by a resumed run, so repro keeps them.
+# declared outputs. DVCLive's curves are appended to by a resumed run, so repro keeps them
+# (persist); they are cached like every result, so a pull brings them too.
 EXTRA_PLOTS = {
-    "train": [{"results/models/cap{cap}/dvclive/plots/metrics": {"x": "step", "cache": False, "persist": True}}],
+    "train": [{"results/models/cap{cap}/dvclive/plots/metrics": {"x": "step", "persist": True}}],
 }
 
 STOP = None  # a config key that is not a literal (a list index, another wildcard): track its parent
@@ -51,6 +52,7 @@ class Job:
     outputs: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     wildcards: dict[str, str] = field(default_factory=dict)
+    reason: str = ""
 
 
 @dataclass
@@ -68,10 +70,12 @@ def parse_dry_run(text: str) -> list[Job]:
     for line in text.splitlines():
         if m := re.match(r"^(?:local)?rule (\w+):$", line):
             jobs.append(Job(m.group(1)))
-        elif jobs and (m := re.match(r"^    (input|output|log|wildcards): (.*)$", line)):
+        elif jobs and (m := re.match(r"^    (input|output|log|wildcards|reason): (.*)$", line)):
             values = m.group(2).split(", ")
             job = jobs[-1]
-            if m.group(1) == "wildcards":
+            if m.group(1) == "reason":
+                job.reason = m.group(2)
+            elif m.group(1) == "wildcards":
                 job.wildcards = dict(v.split("=", 1) for v in values)
             else:
                 {"input": job.inputs, "output": job.outputs, "log": job.logs}[m.group(1)].extend(values)
