@@ -39,7 +39,7 @@ import torch
 
 from .model import GPT, SlotCache
 from .pgn_text import prompt_for
-from .policy import _RESULT, MAX_MOVE_CHARS, MODES, Choice, _sample
+from .policy import _RESULT, MAX_MOVE_CHARS, Choice, _sample, check_sampling
 from .vocab import SPACE_ID, VOCAB, encode
 
 
@@ -69,10 +69,7 @@ class BatchPolicy:
 
     def __init__(self, model: GPT, *, slots: int, temperature: float, mode: str = "per_character",
                  max_tries: int = 5, max_candidates: int = 2048) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown evaluation mode {mode!r}; use one of {MODES}")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+        check_sampling(mode, temperature)
         self.model = model.eval()
         self.device = next(model.parameters()).device
         self.temperature, self.mode, self.max_tries = temperature, mode, max_tries

@@ -49,14 +49,19 @@ def _sample(logits: torch.Tensor, temperature: float, gen: torch.Generator) -> i
     return int(torch.multinomial(probs, 1, generator=gen).item())
 
 
+def check_sampling(mode: str, temperature: float) -> None:
+    """Refuse a mode or temperature no policy can play with, naming it."""
+    if mode not in MODES:
+        raise ValueError(f"unknown evaluation mode {mode!r}; use one of {MODES}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+
+
 class ModelPolicy:
     """A trained model that plays moves at one temperature in one mode."""
 
     def __init__(self, model: GPT, *, temperature: float, mode: str = "per_character", max_tries: int = 5) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown evaluation mode {mode!r}; use one of {MODES}")
-        if temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {temperature}")
+        check_sampling(mode, temperature)
         self.model = model.eval()
         self.device = next(model.parameters()).device
         self.temperature = temperature

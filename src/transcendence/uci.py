@@ -145,11 +145,7 @@ class UciEngine:
             except (EngineError, BrokenPipeError, OSError) as exc:
                 if isinstance(exc, EngineError) and "has no move" in str(exc):
                     raise
-                if self.restarts >= self.max_restarts:
-                    raise EngineError(f"engine {self.path} died {self.restarts + 1} times; giving up") from exc
-                self.restarts += 1
-                self.close()
-                self._start()
+                self._restart_after(exc)
 
     # -- analysing ----------------------------------------------------------------------
     def analyse(self, fen: str, limit: Mapping[str, float], multipv: int = 1) -> list[tuple[str, str, int]]:
@@ -173,11 +169,15 @@ class UciEngine:
             except (BrokenPipeError, OSError, EngineError) as exc:
                 if isinstance(exc, EngineError) and "no lines" in str(exc):
                     raise
-                if self.restarts >= self.max_restarts:
-                    raise EngineError(f"engine {self.path} died {self.restarts + 1} times; giving up") from exc
-                self.restarts += 1
-                self.close()
-                self._start()
+                self._restart_after(exc)
+
+    def _restart_after(self, exc: BaseException) -> None:
+        """Replace a dead or misbehaving process, or give up after ``max_restarts``."""
+        if self.restarts >= self.max_restarts:
+            raise EngineError(f"engine {self.path} died {self.restarts + 1} times; giving up") from exc
+        self.restarts += 1
+        self.close()
+        self._start()
 
 
 def _ranked_lines(lines: Sequence[str], fen: str) -> list[tuple[str, str, int]]:
