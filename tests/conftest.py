@@ -30,3 +30,19 @@ def smoke_run(tmp_path_factory) -> Path:
     if proc.returncode != 0:
         pytest.fail(f"smoke run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return work
+
+
+# A model and a dataset small enough for training tests to run in seconds.
+TINY_MODEL_SIZES = dict(n_layer=1, n_head=2, n_embd=16, block_size=63)
+TINY_GAMES = [";1.e4 e5 2.Nf3 Nc6 3.Bb5 a6", ";1.d4 d5 2.c4 e6 3.Nc3 Nf6", ";1.e4 c5 2.Nf3 d6"] * 20
+
+
+@pytest.fixture
+def tiny_train_data(tmp_path) -> Path:
+    """train.bin and val.bin of a few packed openings, in a temporary directory."""
+    from transcendence.packing import pack_blocks
+
+    blocks, _ = pack_blocks(TINY_GAMES, TINY_MODEL_SIZES["block_size"] + 1)
+    blocks.tofile(tmp_path / "train.bin")
+    blocks[:4].tofile(tmp_path / "val.bin")
+    return tmp_path

@@ -10,23 +10,20 @@ import torch
 
 from transcendence.distributed import Ranks, weights_digest
 from transcendence.model import GPTConfig
-from transcendence.packing import pack_blocks
 from transcendence.train import load_model, my_micro_batches
 from transcendence.train_cli import run
 
-MODEL = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=63)
+from .conftest import TINY_MODEL_SIZES
+
+MODEL = GPTConfig(**TINY_MODEL_SIZES)
 TRAIN = dict(max_steps=6, batch_size=4, grad_accum=2, learning_rate=1e-2, min_lr=1e-3, warmup_steps=2,
              eval_interval=3, eval_batches=1, legal_prefixes=4, checkpoint_interval=3, log_interval=1,
              device="cpu")
 
 
 @pytest.fixture
-def data(tmp_path):
-    games = [";1.e4 e5 2.Nf3 Nc6 3.Bb5 a6", ";1.d4 d5 2.c4 e6 3.Nc3 Nf6", ";1.e4 c5 2.Nf3 d6"] * 20
-    blocks, _ = pack_blocks(games, MODEL.block_size + 1)
-    blocks.tofile(tmp_path / "train.bin")
-    blocks[:4].tofile(tmp_path / "val.bin")
-    return tmp_path
+def data(tiny_train_data):
+    return tiny_train_data
 
 
 def job(data, out: str) -> dict:

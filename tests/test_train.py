@@ -14,16 +14,14 @@ from transcendence.model import GPT, GPTConfig
 from transcendence.packing import load_blocks, pack_blocks
 from transcendence.train import TrainConfig, TrainingDiverged, load_model, lr_at, train
 
-MODEL = GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=63)
+from .conftest import TINY_MODEL_SIZES
+
+MODEL = GPTConfig(**TINY_MODEL_SIZES)
 
 
 @pytest.fixture
-def data(tmp_path):
-    games = [";1.e4 e5 2.Nf3 Nc6 3.Bb5 a6", ";1.d4 d5 2.c4 e6 3.Nc3 Nf6", ";1.e4 c5 2.Nf3 d6"] * 20
-    blocks, _ = pack_blocks(games, MODEL.block_size + 1)
-    blocks.tofile(tmp_path / "train.bin")
-    blocks[:4].tofile(tmp_path / "val.bin")
-    return tmp_path
+def data(tiny_train_data):
+    return tiny_train_data
 
 
 def cfg(steps: int, **kw) -> TrainConfig:
