@@ -82,6 +82,7 @@ def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], s
         for p in players:
             if p.eps < 1.0:
                 engines[p.name] = UciEngine(engine_path, options=p.engine_options()).__enter__()
+        engine_name = next(iter(engines.values())).name if engines else "none"
         out = []
         for game in games:
             index, white, black = game
@@ -97,7 +98,6 @@ def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], s
                                                             shared_seed=shared_seed)
 
             sans, result, termination = play_moves(mover(white), mover(black), max_plies)
-            engine_name = next(iter(engines.values())).name if engines else "none"
             out.append((game, sans, result, termination, engine_name))
         return out
     finally:
