@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import BinaryIO, Iterator, TextIO
 
 import zstandard
 
@@ -37,8 +37,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_text(target: str | os.PathLike) -> Iterator[TextIO]:
-    """Open a text file for writing that appears at ``target`` only once closed cleanly.
+def atomic_binary(target: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Open a binary file for writing that appears at ``target`` only once closed cleanly.
 
     A target ending in ``.zst`` is zstd-compressed, like a Lichess monthly dump.
     """
@@ -47,11 +47,20 @@ def atomic_text(target: str | os.PathLike) -> Iterator[TextIO]:
             with open(tmp, "wb") as raw:
                 cctx = zstandard.ZstdCompressor(level=3)
                 with cctx.stream_writer(raw, closefd=False) as zw:
-                    with io.TextIOWrapper(zw, encoding="utf-8", newline="\n") as text:
-                        yield text
+                    yield zw
         else:
-            with open(tmp, "w", encoding="utf-8", newline="\n") as text:
-                yield text
+            with open(tmp, "wb") as fh:
+                yield fh
+
+
+@contextlib.contextmanager
+def atomic_text(target: str | os.PathLike) -> Iterator[TextIO]:
+    """The text form of :func:`atomic_binary` (UTF-8, ``\\n`` line endings)."""
+    with atomic_binary(target) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()  # the binary stream is closed (and a zstd frame ended) by atomic_binary
 
 
 def write_json(target: str | os.PathLike, obj: object) -> None:
@@ -111,14 +120,18 @@ class _ZstdFrames(io.RawIOBase):
 
 
 @contextlib.contextmanager
+def open_binary(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """Read a file as bytes, decompressing ``.zst`` as a stream (memory stays flat)."""
+    path = Path(path)
+    with open(path, "rb") as raw:
+        if path.suffix == ".zst":
+            yield io.BufferedReader(_ZstdFrames(raw), buffer_size=1 << 20)
+        else:
+            yield raw
+
+
+@contextlib.contextmanager
 def open_text(path: str | os.PathLike) -> Iterator[TextIO]:
     """Read a text file, decompressing ``.zst`` as a stream (memory stays flat)."""
-    path = Path(path)
-    if path.suffix == ".zst":
-        with open(path, "rb") as raw:
-            frames = io.BufferedReader(_ZstdFrames(raw), buffer_size=1 << 20)
-            with io.TextIOWrapper(frames, encoding="utf-8", errors="strict", newline=None) as text:
-                yield text
-    else:
-        with open(path, encoding="utf-8", newline=None) as text:
-            yield text
+    with open_binary(path) as raw:
+        yield io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)

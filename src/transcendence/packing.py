@@ -6,95 +6,315 @@ next block; longer games are truncated; 95/5 train/val split by game. The rest o
 is padded with spaces (id 0), which the model learns to emit after a game, harmlessly,
 since a move ends at the first space anyway. Blocks are stored as flat ``uint8`` token
 files that training memory-maps.
+
+A cap of the paper holds hundreds of millions of Lichess games, far more text than fits in
+memory, so :func:`build_dataset` streams: an external shuffle in two passes over temporary
+bucket files, and packers that append blocks to the token files as they go. Memory is
+bounded by the configured bucket size, whatever the number of games.
 """
 
 from __future__ import annotations
 
+import io
+import itertools
+import math
 import random
+import shutil
 import sys
+import tempfile
+import time
 from pathlib import Path
-from typing import Iterable, Sequence, TextIO
+from typing import BinaryIO, Iterable, Iterator, Sequence, TextIO
 
 import numpy as np
 
 from .files import atomic_path, write_json
 from .pgn_stream import iter_games
 from .pgn_text import movetext_to_text
-from .vocab import GAME_START, SPACE_ID, VOCAB, encode
+from .vocab import GAME_START, SPACE_ID, VOCAB
+
+#: Estimated characters of paper text per byte of a dump, used to choose the number of
+#: shuffle buckets before the text exists. The text drops headers, comments, clocks and
+#: results, so it is shorter than the PGN it comes from: 1.0 bounds a plain file. A ``.zst``
+#: file holds more text than its size: 2.15 measured on this project's synthetic cap files
+#: (no clocks, which compress well); Lichess months, whose clock comments compress badly,
+#: hold less per byte. 2.5 errs towards more, smaller buckets. The estimate only sets the
+#: number of buckets: a bucket that still comes out over the bound is split again in pass 2.
+TEXT_PER_BYTE: dict[str, float] = {".zst": 2.5, "": 1.0}
+
+_FLUSH_BYTES = 16 << 20      # pass 1 holds at most this much text before appending to buckets
+_BATCH_BLOCKS = 4096         # blocks a packer holds before writing them (4 MB of 1024)
+_PROGRESS_EVERY = 200_000    # games between progress lines in the log
+
+# bytes.translate table from characters to token ids; 255 marks a character outside VOCAB.
+_TOKEN_TABLE = bytearray(b"\xff" * 256)
+for _i, _c in enumerate(VOCAB):
+    _TOKEN_TABLE[ord(_c)] = _i
+_TOKEN_TABLE = bytes(_TOKEN_TABLE)
 
 
-def game_texts(dumps: Iterable[str | Path], log: TextIO = sys.stderr) -> tuple[list[str], dict[str, int]]:
-    """Paper-format text of every game in ``dumps``; games that cannot be read are counted."""
-    texts: list[str] = []
-    skipped = 0
+def iter_game_texts(dumps: Iterable[str | Path], counts: dict[str, int],
+                    log: TextIO = sys.stderr) -> Iterator[bytes]:
+    """Paper-format text (ASCII bytes) of every game in ``dumps``, in file order.
+
+    Games that cannot be read are skipped and counted in ``counts["skipped_unreadable"]``;
+    ``counts["games"]`` counts the texts yielded. Progress goes to ``log``.
+    """
+    counts.setdefault("games", 0)
+    counts.setdefault("skipped_unreadable", 0)
+    read, started = 0, time.monotonic()
     for dump in dumps:
         for game in iter_games(dump):
+            read += 1
+            if read % _PROGRESS_EVERY == 0:
+                rate = read / (time.monotonic() - started)
+                print(f"[dataset] pass 1 (serialise): {read} games read, {rate:.0f} games/s",
+                      file=log, flush=True)
             try:
                 text = movetext_to_text(game.movetext)
             except ValueError as exc:
-                skipped += 1
-                if skipped <= 5:
+                counts["skipped_unreadable"] += 1
+                if counts["skipped_unreadable"] <= 5:
                     print(f"[dataset] skipping game at {dump}:{game.line}: {exc}", file=log)
                 continue
             if not text.startswith(GAME_START):
                 text = GAME_START + text
             if len(text) > 1:
-                texts.append(text)
-    return texts, {"games": len(texts), "skipped_unreadable": skipped}
+                # The text is built from SAN tokens joined by single spaces, so it holds no
+                # newline; the bucket files (one game a line) rely on it.
+                if "\n" in text:
+                    raise ValueError(f"{dump}:{game.line}: game text holds a newline: {text[:60]!r}")
+                counts["games"] += 1
+                yield text.encode("ascii")
+    rate = read / max(time.monotonic() - started, 1e-9)
+    print(f"[dataset] pass 1 (serialise): done, {read} games read, {counts['games']} kept, "
+          f"{counts['skipped_unreadable']} unreadable, {rate:.0f} games/s", file=log, flush=True)
 
 
-def pack_blocks(texts: Sequence[str], block_size: int) -> tuple[np.ndarray, int]:
+class BlockPacker:
+    """Pack games into fixed-size token blocks appended to a binary file as they come.
+
+    Exactly :func:`pack_blocks`'s rule: a game that does not fit in what is left of the
+    current block starts the next one, a game longer than a block is truncated (and
+    counted), and the rest of a block is padded with spaces (``SPACE_ID``). Blocks are
+    written in batches of ``batch_blocks``, so memory stays flat whatever the number of
+    games. Games are ASCII bytes (or str); characters become ids with one ``bytes.translate``
+    per batch, not per game.
+    """
+
+    def __init__(self, out: BinaryIO, block_size: int, batch_blocks: int = _BATCH_BLOCKS) -> None:
+        if block_size < 1:
+            raise ValueError(f"block size must be positive, got {block_size}")
+        self.out, self.block_size, self.batch_blocks = out, block_size, batch_blocks
+        self._block: list[bytes] = []   # games (or truncated games) of the current block
+        self._used = 0
+        self._batch: list[bytes] = []   # finished blocks, as characters, not yet written
+        self.games = self.blocks = self.game_chars = self.truncated_games = 0
+
+    def add(self, text: bytes | str) -> None:
+        """Append one game to the blocks."""
+        if isinstance(text, str):
+            try:
+                text = text.encode("ascii")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"character {text[exc.start]!r} at position {exc.start} is not "
+                                 f"in the vocabulary {VOCAB!r}") from None
+        n = len(text)
+        self.games += 1
+        self.game_chars += n
+        if n > self.block_size:
+            text, n = text[:self.block_size], self.block_size
+            self.truncated_games += 1
+        if self._used + n > self.block_size:
+            self._end_block()
+        self._block.append(text)
+        self._used += n
+
+    def close(self) -> dict[str, int]:
+        """Write what is left (the last block, padded); return the split's statistics."""
+        if self._used:
+            self._end_block()
+        self._flush()
+        return {"games": self.games, "blocks": self.blocks, "tokens": self.blocks * self.block_size,
+                "game_chars": self.game_chars, "truncated_games": self.truncated_games}
+
+    def _end_block(self) -> None:
+        self._batch.append(b"".join(self._block).ljust(self.block_size, VOCAB[SPACE_ID].encode()))
+        self._block, self._used = [], 0
+        self.blocks += 1
+        if len(self._batch) >= self.batch_blocks:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        chars = b"".join(self._batch)
+        ids = chars.translate(_TOKEN_TABLE)
+        bad = ids.find(b"\xff")
+        if bad >= 0:
+            block = self.blocks - len(self._batch) + bad // self.block_size
+            raise ValueError(f"character {chr(chars[bad])!r} (block {block}, position "
+                             f"{bad % self.block_size}) is not in the vocabulary {VOCAB!r}")
+        self.out.write(ids)
+        self._batch = []
+
+
+def pack_blocks(texts: Sequence[str | bytes], block_size: int) -> tuple[np.ndarray, int]:
     """Pack games into ``(n_blocks, block_size)`` uint8 tokens; return (blocks, truncated)."""
-    blocks: list[np.ndarray] = []
-    current = np.full(block_size, SPACE_ID, dtype=np.uint8)
-    used = 0
-    truncated = 0
+    buffer = io.BytesIO()
+    packer = BlockPacker(buffer, block_size)
     for text in texts:
-        ids = encode(text)
-        if len(ids) > block_size:
-            ids = ids[:block_size]
-            truncated += 1
-        if used + len(ids) > block_size:
-            blocks.append(current)
-            current = np.full(block_size, SPACE_ID, dtype=np.uint8)
-            used = 0
-        current[used:used + len(ids)] = ids
-        used += len(ids)
-    if used:
-        blocks.append(current)
-    if not blocks:
-        return np.zeros((0, block_size), dtype=np.uint8), truncated
-    return np.stack(blocks), truncated
+        packer.add(text)
+    stats = packer.close()
+    blocks = np.frombuffer(bytearray(buffer.getbuffer()), dtype=np.uint8).reshape(-1, block_size)
+    return blocks, stats["truncated_games"]
 
 
-def _write_tokens(target: str | Path, blocks: np.ndarray) -> None:
-    with atomic_path(target) as tmp:
-        blocks.astype(np.uint8).tofile(tmp)
+def shuffle_buckets(dumps: Iterable[str | Path], bucket_bytes: float) -> int:
+    """Number of shuffle buckets: the dumps' estimated text over the bucket size (at least 1).
+
+    The text's size is only known once serialised, and pass 1 must know the number of
+    buckets to scatter games into them, so it is estimated from the files' sizes
+    (:data:`TEXT_PER_BYTE`). Counting exactly would take a third pass over the dumps, or a
+    copy of all the text on disk; an estimate that comes out low costs only a re-split of
+    the buckets that overflow (see :func:`shuffled`).
+    """
+    text = sum(Path(d).stat().st_size * TEXT_PER_BYTE[".zst" if str(d).endswith(".zst") else ""]
+               for d in dumps)
+    return max(1, math.ceil(text / bucket_bytes))
+
+
+def scatter(texts: Iterable[bytes], buckets: Sequence[Path], rng: random.Random) -> int:
+    """Append each text as one line to a bucket file drawn from ``rng``; return the count.
+
+    With one bucket no random number is drawn. Texts are held back and appended in batches
+    of about 16 MB, one file open at a time, so any number of buckets works (no limit on
+    open files) and memory stays flat.
+    """
+    k = len(buckets)
+    pending: list[list[bytes]] = [[] for _ in buckets]
+    held = n = 0
+
+    def flush() -> None:
+        for path, lines in zip(buckets, pending):
+            if lines:
+                with open(path, "ab") as fh:
+                    fh.write(b"\n".join(lines))
+                    fh.write(b"\n")
+                lines.clear()
+
+    draw = rng.randrange
+    for text in texts:
+        pending[draw(k) if k > 1 else 0].append(text)
+        held += len(text) + 1
+        n += 1
+        if held >= _FLUSH_BYTES:
+            flush()
+            held = 0
+    flush()
+    return n
+
+
+def shuffled(buckets: Sequence[Path], bucket_bytes: float, rng: random.Random,
+             split_rng: random.Random) -> Iterator[bytes]:
+    """The lines of the bucket files, each bucket read whole and shuffled with ``rng``.
+
+    Buckets are read in order and deleted once read. Scattering games into buckets
+    uniformly at random and shuffling each bucket uniformly gives a uniformly random order
+    of all games (Rao's external shuffle). A bucket over ``bucket_bytes`` (the size was
+    under-estimated) is first scattered again into sub-buckets with ``split_rng``, so
+    memory stays bounded; one that cannot be split (one game) is read whole.
+    """
+    for path in buckets:
+        if not path.exists():  # no game drawn this bucket
+            continue
+        size = path.stat().st_size
+        if size > bucket_bytes:
+            subs = [path.with_name(f"{path.name}.{i}") for i in range(max(2, math.ceil(size / bucket_bytes)))]
+            with open(path, "rb") as fh:
+                scatter((line.rstrip(b"\n") for line in fh), subs, split_rng)
+            path.unlink()
+            if not any(sub.exists() and sub.stat().st_size == size for sub in subs):
+                yield from shuffled(subs, bucket_bytes, rng, split_rng)
+                continue
+            path = next(sub for sub in subs if sub.exists())  # all in one: a single game
+        texts = path.read_bytes().split(b"\n")
+        texts.pop()  # the empty string after the last newline
+        path.unlink()
+        rng.shuffle(texts)
+        yield from texts
 
 
 def build_dataset(dumps: Sequence[str | Path], train_out: str | Path, val_out: str | Path,
                   meta_out: str | Path, *, block_size: int, val_fraction: float, seed: int,
-                  log: TextIO = sys.stderr) -> dict[str, object]:
-    """Serialise, shuffle (seeded), split by game and pack; write token files and metadata."""
-    texts, counts = game_texts(dumps, log)
-    if len(texts) < 2:
-        raise ValueError(f"only {len(texts)} usable games in {list(map(str, dumps))}: "
-                         "too few to split into train and val (lower the cap or add games)")
-    random.Random(seed).shuffle(texts)
-    n_val = max(1, round(len(texts) * val_fraction))
-    val, train = texts[:n_val], texts[n_val:]
-    meta: dict[str, object] = {"vocab": VOCAB, "block_size": block_size, "seed": seed, **counts}
-    for name, part, out in (("train", train, train_out), ("val", val, val_out)):
-        blocks, truncated = pack_blocks(part, block_size)
-        _write_tokens(out, blocks)
-        meta[name] = {
-            "games": len(part), "blocks": int(blocks.shape[0]), "tokens": int(blocks.size),
-            "game_chars": int(sum(len(t) for t in part)), "truncated_games": truncated,
-        }
-        print(f"[dataset] {name}: {len(part)} games -> {blocks.shape[0]} blocks of {block_size} "
-              f"({truncated} truncated)", file=log, flush=True)
+                  shuffle_bucket_mb: float, log: TextIO = sys.stderr) -> dict[str, object]:
+    """Serialise, shuffle (seeded), split by game and pack; write token files and metadata.
+
+    Streams in two passes, so memory is bounded by ``shuffle_bucket_mb`` (megabytes of
+    game text; Python holds about 1.3x that for Lichess-length games) and not by the
+    number of games:
+
+    1. every game's text goes, one per line, to one of K bucket files (drawn from a
+       generator seeded by ``seed``) in a temporary folder beside the outputs, with K the
+       estimated text over the bucket size (:func:`shuffle_buckets`);
+    2. each bucket is read whole and shuffled (``random.Random(seed)``, one generator
+       through all buckets), and the games stream into two :class:`BlockPacker`: the first
+       ``max(1, round(n * val_fraction))`` to val, the rest to train.
+
+    The games come out in a uniformly random order, so the first games are a uniformly
+    random val split of exactly the old size whatever K. With K = 1 nothing is drawn in
+    pass 1 and pass 2 is ``random.Random(seed).shuffle`` of all texts in file order: the
+    same bytes as the in-memory algorithm this replaced.
+    """
+    bucket_bytes = shuffle_bucket_mb * 1e6
+    k = shuffle_buckets(dumps, bucket_bytes)
+    train_out, val_out = Path(train_out), Path(val_out)
+    train_out.parent.mkdir(parents=True, exist_ok=True)
+    print(f"[dataset] {len(dumps)} dump(s) -> {k} shuffle bucket(s) of at most "
+          f"{shuffle_bucket_mb:g} MB of text", file=log, flush=True)
+    work = Path(tempfile.mkdtemp(prefix=".dataset-shuffle-", dir=train_out.parent))
+    try:
+        buckets = [work / f"bucket{b:05d}.txt" for b in range(k)]
+        counts: dict[str, int] = {"games": 0, "skipped_unreadable": 0}
+        n = scatter(iter_game_texts(dumps, counts, log), buckets, random.Random(f"{seed}/buckets"))
+        if n < 2:
+            raise ValueError(f"only {n} usable games in {list(map(str, dumps))}: "
+                             "too few to split into train and val (lower the cap or add games)")
+        n_val = max(1, round(n * val_fraction))
+        meta: dict[str, object] = {"vocab": VOCAB, "block_size": block_size, "seed": seed,
+                                   "shuffle_buckets": k, **counts}
+        started = time.monotonic()
+        with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp, \
+                open(train_tmp, "wb") as train_fh, open(val_tmp, "wb") as val_fh:
+            train, val = BlockPacker(train_fh, block_size), BlockPacker(val_fh, block_size)
+            games = shuffled(buckets, bucket_bytes, random.Random(seed),
+                             random.Random(f"{seed}/resplit"))
+            done = 0
+            for text in itertools.islice(games, n_val):
+                val.add(text)
+                done = _progress(done + 1, n, started, log)
+            for text in games:
+                train.add(text)
+                done = _progress(done + 1, n, started, log)
+            parts = {"train": train.close(), "val": val.close()}
+        print(f"[dataset] pass 2 (shuffle, pack): done, {n} games, "
+              f"{n / max(time.monotonic() - started, 1e-9):.0f} games/s", file=log, flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    for name, stats in parts.items():
+        meta[name] = stats
+        print(f"[dataset] {name}: {stats['games']} games -> {stats['blocks']} blocks of {block_size} "
+              f"({stats['truncated_games']} truncated)", file=log, flush=True)
     write_json(meta_out, meta)
     return meta
+
+
+def _progress(done: int, total: int, started: float, log: TextIO) -> int:
+    if done % _PROGRESS_EVERY == 0:
+        rate = done / (time.monotonic() - started)
+        print(f"[dataset] pass 2 (shuffle, pack): {done} of {total} games, {rate:.0f} games/s",
+              file=log, flush=True)
+    return done
 
 
 def load_blocks(path: str | Path, block_size: int) -> np.ndarray:

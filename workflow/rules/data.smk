@@ -29,6 +29,7 @@ rule dataset:
     params:
         block_size=config["model"]["block_size"] + 1,
         val_fraction=config["dataset"]["val_fraction"],
+        shuffle_bucket_mb=config["dataset"]["shuffle_bucket_mb"],
         seed=config["seed"],
     conda:
         "../../envs/transcendence.yaml"

@@ -14,5 +14,5 @@ with logged(sm.log[0]) as log:
     build_dataset(
         list(sm.input), sm.output.train, sm.output.val, sm.output.meta,
         block_size=sm.params.block_size, val_fraction=sm.params.val_fraction,
-        seed=sm.params.seed, log=log,
+        seed=sm.params.seed, shuffle_bucket_mb=sm.params.shuffle_bucket_mb, log=log,
     )

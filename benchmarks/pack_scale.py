@@ -1,0 +1,136 @@
+"""Benchmark: the dataset stage's speed and peak memory with one shuffle bucket and with many.
+
+At the paper's scale a cap holds hundreds of millions of games, so the dataset stage
+(``transcendence.packing.build_dataset``) streams: pass 1 serialises every game to the
+paper's text and scatters it into K bucket files, pass 2 shuffles one bucket at a time and
+packs blocks as it goes. Its memory is bounded by ``dataset.shuffle_bucket_mb``, not by the
+number of games. This writes a Lichess-format ``.pgn.zst`` dump of ``--games`` games (the
+filter benchmark's generator), then runs the stage as separate processes, each timed, with
+its peak resident memory read from the kernel (``ru_maxrss`` of that child):
+
+- K = 1 (a bucket size above the whole text: the embedded default's case, all text held);
+- a small bucket size (``--bucket-mb``) giving K >= 8;
+- the in-memory algorithm this replaced (from git commit ``--before``), when git has it.
+
+It also times pass 1's two parts in this process on the first ``--serialise-games`` games:
+reading the dump (``iter_games``) and serialising each game (``movetext_to_text``), with the
+general lexer (``_movetext_sans``) as the same-run baseline of the fast path.
+
+    .venv/bin/python benchmarks/pack_scale.py [--games 300000] [--bucket-mb 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from filter_scale import write_dump  # noqa: E402  (filter_speed's generator, as .pgn.zst)
+
+from transcendence import pgn_text  # noqa: E402
+from transcendence.pgn_stream import iter_games  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ("import sys; sys.path.insert(0, sys.argv[1]); from {module} import build_dataset; "
+         "out = sys.argv[3]; log = open(out + '/log', 'w'); "
+         "build_dataset([sys.argv[2]], out + '/train.bin', out + '/val.bin', out + '/meta.json', "
+         "block_size=1024, val_fraction=0.05, seed=1{extra}, log=log)")
+
+
+def run_stage(dump: Path, out: Path, module: str = "transcendence.packing", extra: str = "",
+              path: Path = ROOT / "src") -> tuple[float, float, str]:
+    """Run the dataset stage in a child process; (wall seconds, peak RSS MB, its log)."""
+    out.mkdir(parents=True)
+    code = BUILD.format(module=module, extra=extra)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path), str(dump), str(out)])
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"dataset process failed with status {status}")
+    log = (out / "log").read_text()
+    return wall, usage.ru_maxrss / 1024, log
+
+
+def rate(log: str, what: str) -> str:
+    found = re.search(rf"{re.escape(what)}: done.* (\d+) games/s", log)
+    return found.group(1) if found else "?"
+
+
+def before_module(commit: str, work: Path) -> Path | None:
+    """The dataset stage's module as it stood at ``commit`` (importable), or None."""
+    try:
+        source = subprocess.run(["git", "show", f"{commit}:src/transcendence/packing.py"], cwd=ROOT,
+                                capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    folder = work / "before"
+    folder.mkdir()
+    (folder / "packing_before.py").write_text(re.sub(r"^from \.(\w+) import", r"from transcendence.\1 import",
+                                                     source, flags=re.M))
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--games", type=int, default=300_000)
+    parser.add_argument("--bucket-mb", type=float, default=8.0)
+    parser.add_argument("--serialise-games", type=int, default=50_000)
+    parser.add_argument("--before", default="67c78ce", help="git commit of the in-memory algorithm")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="pack-scale-"))
+    try:
+        dump = work / "cap.pgn.zst"
+        t = time.perf_counter()
+        write_dump(dump, args.games, 0)
+        print(f"dump: {args.games} games, {dump.stat().st_size / 1e6:.0f} MB compressed "
+              f"(written in {time.perf_counter() - t:.0f}s)", flush=True)
+
+        t = time.perf_counter()
+        movetexts = []
+        for game in iter_games(dump):
+            movetexts.append(game.movetext)
+            if len(movetexts) == args.serialise_games:
+                break
+        read = time.perf_counter() - t
+        t = time.perf_counter()
+        chars = sum(len(pgn_text.movetext_to_text(m)) for m in movetexts)
+        fast = time.perf_counter() - t
+        t = time.perf_counter()
+        for m in movetexts:
+            pgn_text.sans_to_text(pgn_text._movetext_sans(m))
+        lexer = time.perf_counter() - t
+        n = len(movetexts)
+        print(f"pass 1 parts, first {n} games ({chars / n:.0f} characters of text a game): "
+              f"iter_games {n / read:.0f} games/s; movetext_to_text {n / fast:.0f} games/s, "
+              f"the general lexer {n / lexer:.0f} games/s ({lexer / fast:.1f}x slower)", flush=True)
+
+        rows = [("K = 1 (bucket 100000 MB)", {"extra": ", shuffle_bucket_mb=100000"}),
+                (f"bucket {args.bucket_mb:g} MB", {"extra": f", shuffle_bucket_mb={args.bucket_mb}"})]
+        if (folder := before_module(args.before, work)) is not None:
+            rows.append((f"in memory (commit {args.before})", {"module": "packing_before", "path": folder}))
+        else:
+            print(f"git has no commit {args.before}: the in-memory row is skipped")
+        outputs = []
+        for i, (label, kwargs) in enumerate(rows):
+            wall, peak, log = run_stage(dump, work / f"out{i}", **kwargs)
+            k = re.search(r"-> (\d+) shuffle bucket", log)
+            print(f"{label:32s} K={k.group(1) if k else '-':>3}  {wall:6.1f}s  {args.games / wall:7.0f} games/s  "
+                  f"pass 1 {rate(log, 'pass 1 (serialise)'):>6} games/s  pass 2 {rate(log, 'pass 2 (shuffle, pack)'):>7} "
+                  f"games/s  peak RSS {peak:6.0f} MB", flush=True)
+            outputs.append(work / f"out{i}")
+        same = [(o / "train.bin").read_bytes() == (outputs[0] / "train.bin").read_bytes() for o in outputs]
+        print(f"train.bin identical to K = 1's: {same}")
+    finally:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
