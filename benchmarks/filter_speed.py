@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--games", type=int, default=200_000)
     parser.add_argument("--cap", type=int, default=1500)
     parser.add_argument("--baseline-games", type=int, default=5_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of ours and pgn-extract, alternating")
     args = parser.parse_args()
     rng = random.Random(0)
     movelists = random_movelists(500, rng)
@@ -79,25 +80,38 @@ def main() -> None:
     size = dump.stat().st_size
     print(f"dump: {args.games} games, {size / 1e6:.0f} MB of PGN, cap {args.cap}")
 
-    t = time.perf_counter()
-    stats = filter_dump(dump, {args.cap: work / "ours.pgn"}, work / "stats.json", log=io.StringIO())
-    ours = time.perf_counter() - t
-    kept = stats["kept_per_cap"][str(args.cap)]
-    print(f"transcendence filter   {args.games / ours:9.0f} games/s  ({size / ours / 1e6:.0f} MB/s), kept {kept}")
-
     pgn_extract = shutil.which("pgn-extract") or shutil.which("pgn-extract", path="/usr/games")
+    tagfile = work / "tags.txt"
+    tagfile.write_text(f'WhiteElo <= "{args.cap}"\nBlackElo <= "{args.cap}"\n')
+
+    def ours() -> int:
+        stats = filter_dump(dump, {args.cap: work / "ours.pgn"}, work / "stats.json", log=io.StringIO())
+        return stats["kept_per_cap"][str(args.cap)]
+
+    def theirs() -> int:
+        subprocess.run([pgn_extract, "-s", "-t", str(tagfile), "-o", str(work / "pe.pgn"), str(dump)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return sum(1 for line in open(work / "pe.pgn") if line.startswith("[Event "))
+
+    # Alternate the two, --repeat times, and keep each one's best run: on a shared machine the
+    # best run is the one least disturbed by other work.
+    best = {"ours": float("inf"), "pgn-extract": float("inf")}
+    kept = {}
+    for _ in range(args.repeat):
+        for name, run in (("ours", ours), ("pgn-extract", theirs)):
+            if name == "pgn-extract" and not pgn_extract:
+                continue
+            t = time.perf_counter()
+            kept[name] = run()
+            best[name] = min(best[name], time.perf_counter() - t)
+    print(f"transcendence filter   {args.games / best['ours']:9.0f} games/s  "
+          f"({size / best['ours'] / 1e6:.0f} MB/s), kept {kept['ours']} (best of {args.repeat})")
     if pgn_extract:
-        tagfile = work / "tags.txt"
-        tagfile.write_text(f'WhiteElo <= "{args.cap}"\nBlackElo <= "{args.cap}"\n')
-        t = time.perf_counter()
-        subprocess.run([pgn_extract, "-s", "-t", str(tagfile), "-o", str(work / "pe.pgn"), str(dump)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        theirs = time.perf_counter() - t
-        n = sum(1 for line in open(work / "pe.pgn") if line.startswith("[Event "))
-        print(f"pgn-extract            {args.games / theirs:9.0f} games/s, kept {n}; "
-              f"ratio (ours / pgn-extract) {theirs / ours:.2f}x")
+        print(f"pgn-extract            {args.games / best['pgn-extract']:9.0f} games/s, kept {kept['pgn-extract']}; "
+              f"ratio (ours / pgn-extract) {best['pgn-extract'] / best['ours']:.2f}x")
     else:
         print("pgn-extract not installed (apt-get install pgn-extract): row skipped")
+    ours_s = best["ours"]
 
     t = time.perf_counter()
     n_base, kept_base = 0, 0
@@ -108,7 +122,7 @@ def main() -> None:
             kept_base += int(h["WhiteElo"]) <= args.cap and int(h["BlackElo"]) <= args.cap
     base = (time.perf_counter() - t) / n_base
     print(f"python-chess read_game {1 / base:9.0f} games/s (first {n_base} games, extrapolated); "
-          f"ratio (ours / python-chess) {base * args.games / ours:.0f}x")
+          f"ratio (ours / python-chess) {base * args.games / ours_s:.0f}x")
     shutil.rmtree(work)
 
 

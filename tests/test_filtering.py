@@ -158,6 +158,8 @@ def _odd_game(rng: random.Random, index: int) -> str:
     text = f"{head}\n{moves} {result}\n\n".replace(" 1-0\n", "1-0\n") if oddity == 9 else f"{head}\n{moves} {result}\n\n"
     if oddity == 10:
         text = head + "\n"                                          # headers only: no movetext
+    elif oddity == 14:
+        text = f"{head}\n{rng.choice(['*', '1-0', '0'])}\n\n"          # a one-token movetext
     elif oddity == 11:
         text = text.replace("\n\n1.", "\n\n\n1.")                   # an extra blank line
     elif oddity == 12:

@@ -132,6 +132,8 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
             tally.account(game)
 
     last_cap = tally.caps[-1]
+    value = _value
+    read = 0  # games judged on the fast path (the reference path counts its own)
     pos = 0
     while pos < end:
         head_end = chunk.find(b"\n\n", pos)
@@ -147,6 +149,7 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
                 moves_end = end
         if (head_end < 0 or chunk[pos] != 91 or moves_at >= moves_end or chunk[moves_at] <= 32
                 or chunk[moves_at] == 91):  # 91 is "["
+            tally.read += read
             reference(pos, end)
             return
         following = moves_end + 2
@@ -157,21 +160,21 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
             reference(pos, moves_end)
             pos = following
             continue
-        tally.read += 1
+        read += 1
         tags_at = pos - 1
-        if (chunk[moves_at + 1] != 46 and moves_at + 1 < moves_end  # 46 is ".": "1." starts no result
-                and (first := chunk[moves_at:min(moves_at + 8, moves_end)].split(None, 1)[0]) in _NO_MOVES):
+        if ((moves_at + 1 == moves_end or chunk[moves_at + 1] != 46)  # 46 is ".": "1." starts no result
+                and chunk[moves_at:min(moves_at + 8, moves_end)].split(None, 1)[0] in _NO_MOVES):
             tally.drop("no_moves", line_at(pos))
         elif ((chunk.find(b'\n[Variant "', tags_at, head_end) >= 0
-               and _value(chunk, b'\n[Variant "', tags_at, head_end) not in _STANDARD)
+               and value(chunk, b'\n[Variant "', tags_at, head_end) not in _STANDARD)
               or chunk.find(b'\n[FEN "', tags_at, head_end) >= 0
               or chunk.find(b'\n[SetUp "', tags_at, head_end) >= 0):
             tally.drop("variant", line_at(pos))
-        elif _value(chunk, b'\n[Result "', tags_at, head_end) not in _RESULT_BYTES:
+        elif value(chunk, b'\n[Result "', tags_at, head_end) not in _RESULT_BYTES:
             tally.drop("unfinished", line_at(pos))
         else:
-            white_elo = _value(chunk, b'\n[WhiteElo "', tags_at, head_end) or b"?"
-            black_elo = _value(chunk, b'\n[BlackElo "', tags_at, head_end) or b"?"
+            white_elo = value(chunk, b'\n[WhiteElo "', tags_at, head_end) or b"?"
+            black_elo = value(chunk, b'\n[BlackElo "', tags_at, head_end) or b"?"
             if not (white_elo.isdigit() and black_elo.isdigit()):
                 tally.drop("unrated", line_at(pos))
             elif (top := max(int(white_elo), int(black_elo))) <= last_cap:
@@ -183,9 +186,10 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
                     text = chunk[pos:following]
                 else:  # the last game of a file that ends without a blank line
                     text = chunk[pos:moves_end] + b"\n\n"
-                tally.keep(top, text, _value(chunk, b'\n[White "', tags_at, head_end) or b"",
-                           _value(chunk, b'\n[Black "', tags_at, head_end) or b"")
+                tally.keep(top, text, value(chunk, b'\n[White "', tags_at, head_end) or b"",
+                           value(chunk, b'\n[Black "', tags_at, head_end) or b"")
         pos = following
+    tally.read += read
 
 
 def filter_dump(dump: str | Path, outputs: Mapping[int, str | Path], stats_path: str | Path,

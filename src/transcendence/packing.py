@@ -42,8 +42,8 @@ from .vocab import GAME_START, SPACE_ID, VOCAB
 #: number of buckets: a bucket that still comes out over the bound is split again in pass 2.
 TEXT_PER_BYTE: dict[str, float] = {".zst": 2.5, "": 1.0}
 
-_FLUSH_BYTES = 16 << 20      # pass 1 holds at most this much text before appending to buckets
-_BATCH_BLOCKS = 4096         # blocks a packer holds before writing them (4 MB of 1024)
+_FLUSH_BYTES = 4 << 20       # pass 1 holds at most this much text before appending to buckets
+_BATCH_BLOCKS = 1024         # blocks a packer holds before writing them (1 MB of 1024)
 _PROGRESS_EVERY = 200_000    # games between progress lines in the log
 
 # bytes.translate table from characters to token ids; 255 marks a character outside VOCAB.
@@ -188,7 +188,7 @@ def scatter(texts: Iterable[bytes], buckets: Sequence[Path], rng: random.Random)
     """Append each text as one line to a bucket file drawn from ``rng``; return the count.
 
     With one bucket no random number is drawn. Texts are held back and appended in batches
-    of about 16 MB, one file open at a time, so any number of buckets works (no limit on
+    of about 4 MB, one file open at a time, so any number of buckets works (no limit on
     open files) and memory stays flat.
     """
     k = len(buckets)
@@ -238,8 +238,8 @@ def shuffled(buckets: Sequence[Path], bucket_bytes: float, rng: random.Random,
                 yield from shuffled(subs, bucket_bytes, rng, split_rng)
                 continue
             path = next(sub for sub in subs if sub.exists())  # all in one: a single game
-        texts = path.read_bytes().split(b"\n")
-        texts.pop()  # the empty string after the last newline
+        with open(path, "rb") as fh:  # line by line: never the whole file and its lines at once
+            texts = [line.rstrip(b"\n") for line in fh]
         path.unlink()
         rng.shuffle(texts)
         yield from texts
@@ -251,7 +251,7 @@ def build_dataset(dumps: Sequence[str | Path], train_out: str | Path, val_out: s
     """Serialise, shuffle (seeded), split by game and pack; write token files and metadata.
 
     Streams in two passes, so memory is bounded by ``shuffle_bucket_mb`` (megabytes of
-    game text; Python holds about 1.3x that for Lichess-length games) and not by the
+    game text; Python holds about 1.2x that for Lichess-length games) and not by the
     number of games:
 
     1. every game's text goes, one per line, to one of K bucket files (drawn from a
