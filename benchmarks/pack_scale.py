@@ -19,12 +19,18 @@ reading the dump (``iter_games``) and serialising each game (``movetext_to_text`
 general lexer (``_movetext_sans``) as the same-run baseline of the fast path, and
 ``movetext_to_text`` against its version at ``--before``.
 
-    .venv/bin/python benchmarks/pack_scale.py [--games 300000] [--bucket-mb 8]
+Pass 1 runs one process per dump (``build_dataset(workers=...)``, the rule's threads). With
+``--workers N`` (N > 1) it also writes a second dump of ``--games`` games and builds the
+dataset of both dumps with 1 and with N workers, one after the other, checking that both
+write the same bytes; ``--only-workers`` runs that comparison alone.
+
+    .venv/bin/python benchmarks/pack_scale.py [--games 300000] [--bucket-mb 8] [--workers 2] [--only-workers]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -40,20 +46,26 @@ from transcendence import pgn_text  # noqa: E402
 from transcendence.pgn_stream import iter_games  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD = ("import sys; sys.path.insert(0, sys.argv[1]); from {module} import build_dataset; "
+BUILD = ("import os, resource, sys; sys.path.insert(0, sys.argv[1]); from {module} import build_dataset; "
          "out = sys.argv[3]; log = open(out + '/log', 'w'); "
-         "build_dataset([sys.argv[2]], out + '/train.bin', out + '/val.bin', out + '/meta.json', "
+         "build_dataset(sys.argv[2].split(os.pathsep), out + '/train.bin', out + '/val.bin', out + '/meta.json', "
          "block_size=1024, val_fraction=0.05, seed=1{extra}, log=log); "
-         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0], file=log)")
+         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0], file=log); "
+         "print('children maxrss', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=log)")
 
 
-def run_stage(dump: Path, out: Path, module: str = "transcendence.packing", extra: str = "",
+def run_stage(dumps: Path | list[Path], out: Path, module: str = "transcendence.packing", extra: str = "",
               path: Path = ROOT / "src") -> tuple[float, float, str]:
-    """Run the dataset stage in a child process; (wall seconds, peak RSS MB, its log)."""
+    """Run the dataset stage in a child process; (wall seconds, peak RSS MB, its log).
+
+    The peak is the stage's own process; pass 1's workers, when there are any, are its
+    children (their largest ``ru_maxrss`` is in the log: see :func:`worker_peak`).
+    """
     out.mkdir(parents=True)
     code = BUILD.format(module=module, extra=extra)
+    dumps = [dumps] if isinstance(dumps, Path) else dumps
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path), str(dump), str(out)])
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path), os.pathsep.join(map(str, dumps)), str(out)])
     status = proc.wait()
     wall = time.perf_counter() - start
     if status != 0:
@@ -61,6 +73,39 @@ def run_stage(dump: Path, out: Path, module: str = "transcendence.packing", extr
     log = (out / "log").read_text()
     peak_kb = re.search(r"VmHWM:\s*(\d+) kB", log)
     return wall, int(peak_kb.group(1)) / 1024 if peak_kb else float("nan"), log
+
+
+def worker_peak(log: str) -> float:
+    """The largest pass-1 worker's peak RSS in MB (0 without workers).
+
+    ``ru_maxrss`` of forked children: it counts the pages shared with the stage's process
+    that a worker touched, so it is an upper bound of what the worker adds.
+    """
+    found = re.search(r"children maxrss (\d+)", log)
+    return int(found.group(1)) / 1024 if found else float("nan")
+
+
+def compare_workers(dump: Path, games: int, workers: int, bucket_mb: float, work: Path) -> None:
+    """Build two dumps' dataset with 1 and with ``workers`` pass-1 processes; print both."""
+    second = work / "cap-2.pgn.zst"
+    t = time.perf_counter()
+    write_dump(second, games, 1)
+    print(f"second dump: {games} games, {second.stat().st_size / 1e6:.0f} MB compressed "
+          f"(written in {time.perf_counter() - t:.0f}s)", flush=True)
+    walls, outs = {}, {}
+    for n in (1, workers):
+        out = work / f"workers{n}"
+        wall, peak, log = run_stage([dump, second], out, extra=f", shuffle_bucket_mb={bucket_mb}, workers={n}")
+        k = re.search(r"-> (\d+) shuffle bucket", log)
+        walls[n], outs[n] = wall, out
+        print(f"2 dumps, {n} worker(s)  K={k.group(1) if k else '-':>3}  {wall:6.1f}s  "
+              f"{2 * games / wall:7.0f} games/s  pass 1 {rate(log, 'pass 1 (serialise)'):>6} games/s  "
+              f"pass 2 {rate(log, 'pass 2 (shuffle, pack)'):>7} games/s  peak RSS {peak:4.0f} MB, "
+              f"largest worker {worker_peak(log):4.0f} MB", flush=True)
+    same = all((outs[1] / name).read_bytes() == (outs[workers] / name).read_bytes()
+               for name in ("train.bin", "val.bin", "meta.json"))
+    print(f"{workers} workers vs 1: {walls[1] / walls[workers]:.2f}x faster end to end; "
+          f"train.bin, val.bin and meta.json identical: {same}", flush=True)
 
 
 def rate(log: str, what: str) -> str:
@@ -92,6 +137,10 @@ def main() -> None:
     parser.add_argument("--bucket-mb", type=float, default=8.0)
     parser.add_argument("--serialise-games", type=int, default=50_000)
     parser.add_argument("--before", default="67c78ce", help="git commit of the in-memory algorithm")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="pass-1 processes to compare with 1 on two dumps (1: no comparison)")
+    parser.add_argument("--only-workers", action="store_true",
+                        help="run only the comparison of 1 and --workers workers")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="pack-scale-"))
     try:
@@ -100,6 +149,10 @@ def main() -> None:
         write_dump(dump, args.games, 0)
         print(f"dump: {args.games} games, {dump.stat().st_size / 1e6:.0f} MB compressed "
               f"(written in {time.perf_counter() - t:.0f}s)", flush=True)
+        if args.workers > 1:
+            compare_workers(dump, args.games, args.workers, args.bucket_mb, work)
+        if args.only_workers:
+            return
 
         rows = [("K = 1 (bucket 100000 MB)", {"extra": ", shuffle_bucket_mb=100000"}),
                 (f"bucket {args.bucket_mb:g} MB", {"extra": f", shuffle_bucket_mb={args.bucket_mb}"})]

@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from transcendence.packing import BlockPacker, build_dataset, load_blocks, pack_blocks, shuffled
-from transcendence.pgn_stream import iter_games
+from transcendence.pgn_stream import DumpError, iter_games
 from transcendence.pgn_text import movetext_to_text
 from transcendence.vocab import GAME_START, SPACE_ID, decode, encode
 
@@ -115,9 +115,11 @@ def _random_dumps(tmp_path: Path, n_games: int, seed: int) -> list[Path]:
     return [zst, plain]
 
 
-def _build(dumps, out: Path, seed: int, bucket_mb: float, block_size: int = 256):
+def _build(dumps, out: Path, seed: int, bucket_mb: float, block_size: int = 256, workers: int = 1,
+           log: io.StringIO | None = None):
     meta = build_dataset(dumps, out / "train.bin", out / "val.bin", out / "meta.json", block_size=block_size,
-                         val_fraction=0.1, seed=seed, shuffle_bucket_mb=bucket_mb, log=io.StringIO())
+                         val_fraction=0.1, seed=seed, shuffle_bucket_mb=bucket_mb, workers=workers,
+                         log=log if log is not None else io.StringIO())
     return meta, (out / "train.bin").read_bytes(), (out / "val.bin").read_bytes()
 
 
@@ -174,6 +176,37 @@ def test_a_failed_build_leaves_no_temporary_files_and_no_outputs(tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ValueError, match="only 1 usable games"):
         _build([dump], out, 0, bucket_mb=0.0001)
+    assert list(out.iterdir()) == []
+
+
+def test_parallel_pass_one_gives_the_bytes_of_one_process(tmp_path):
+    """Each dump scatters with its own generator, so the result ignores the number of workers."""
+    dumps = _random_dumps(tmp_path, 400, seed=8)
+    for bucket_mb in (0.002, 1024.0):
+        log = io.StringIO()
+        one = _build(dumps, tmp_path / f"one{bucket_mb}", 9, bucket_mb, block_size=1024)
+        two = _build(dumps, tmp_path / f"two{bucket_mb}", 9, bucket_mb, block_size=1024, workers=2, log=log)
+        assert (one[0]["shuffle_buckets"] > 1) == (bucket_mb < 1)
+        assert one[1:] == two[1:] and one[0] == two[0]
+        assert two[0]["skipped_unreadable"] == 1 and two[0]["games"] == 398
+        # The workers' progress reaches the caller's log: one line per dump, then the total.
+        for i, dump in enumerate(dumps):
+            assert f"pass 1 (serialise), dump {i + 1} of 2 ({dump}): done" in log.getvalue()
+        assert "pass 1 (serialise): done, 400 games read, 398 kept, 1 unreadable" in log.getvalue()
+    # With one bucket, two workers still give the in-memory algorithm's bytes.
+    old = _old_build(dumps, 1024, 0.1, 9)
+    assert two[1] == old["train"][0].tobytes() and two[2] == old["val"][0].tobytes()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_corrupt_dump_fails_the_build_naming_it_and_leaves_nothing(tmp_path, workers):
+    good, other = _random_dumps(tmp_path, 400, seed=10)
+    corrupt = tmp_path / "corrupt.pgn.zst"
+    whole = good.read_bytes()
+    corrupt.write_bytes(whole[:len(whole) // 2])  # a truncated download
+    out = tmp_path / "out"
+    with pytest.raises(DumpError, match=f"{corrupt}: corrupt or truncated zstd stream"):
+        _build([good, corrupt, other], out, 0, bucket_mb=0.002, workers=workers)
     assert list(out.iterdir()) == []
 
 

@@ -10,7 +10,8 @@ files that training memory-maps.
 A cap of the paper holds hundreds of millions of Lichess games, far more text than fits in
 memory, so :func:`build_dataset` streams: an external shuffle in two passes over temporary
 bucket files, and packers that append blocks to the token files as they go. Memory is
-bounded by the configured bucket size, whatever the number of games.
+bounded by the configured bucket size, whatever the number of games. Pass 1 (reading and
+serialising, about 10k games/s a core) is the cost, so it runs one process per dump.
 """
 
 from __future__ import annotations
@@ -18,11 +19,16 @@ from __future__ import annotations
 import io
 import itertools
 import math
+import multiprocessing
+import multiprocessing.queues
+import multiprocessing.synchronize
+import queue as queue_module
 import random
 import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator, Sequence, TextIO
 
@@ -45,6 +51,7 @@ TEXT_PER_BYTE: dict[str, float] = {".zst": 2.5, "": 1.0}
 _FLUSH_BYTES = 4 << 20       # pass 1 holds at most this much text before appending to buckets
 _BATCH_BLOCKS = 1024         # blocks a packer holds before writing them (1 MB of 1024)
 _PROGRESS_EVERY = 200_000    # games between progress lines in the log
+_CANCEL_EVERY = 1_000        # games between a pass-1 worker's looks at the cancel flag
 
 # bytes.translate table from characters to token ids; 255 marks a character outside VOCAB.
 _TOKEN_TABLE = bytearray(b"\xff" * 256)
@@ -54,21 +61,23 @@ _TOKEN_TABLE = bytes(_TOKEN_TABLE)
 
 
 def iter_game_texts(dumps: Iterable[str | Path], counts: dict[str, int],
-                    log: TextIO = sys.stderr) -> Iterator[bytes]:
+                    log: TextIO = sys.stderr, label: str = "pass 1 (serialise)") -> Iterator[bytes]:
     """Paper-format text (ASCII bytes) of every game in ``dumps``, in file order.
 
     Games that cannot be read are skipped and counted in ``counts["skipped_unreadable"]``;
-    ``counts["games"]`` counts the texts yielded. Progress goes to ``log``.
+    ``counts["games"]`` counts the texts yielded and ``counts["read"]`` the games read.
+    Progress goes to ``log``, each line starting with ``label``.
     """
-    counts.setdefault("games", 0)
-    counts.setdefault("skipped_unreadable", 0)
+    for key in ("games", "skipped_unreadable", "read"):
+        counts.setdefault(key, 0)
     read, started = 0, time.monotonic()
     for dump in dumps:
         for game in iter_games(dump):
             read += 1
+            counts["read"] += 1
             if read % _PROGRESS_EVERY == 0:
                 rate = read / (time.monotonic() - started)
-                print(f"[dataset] pass 1 (serialise): {read} games read, {rate:.0f} games/s",
+                print(f"[dataset] {label}: {read} games read, {rate:.0f} games/s",
                       file=log, flush=True)
             try:
                 text = movetext_to_text(game.movetext)
@@ -87,7 +96,7 @@ def iter_game_texts(dumps: Iterable[str | Path], counts: dict[str, int],
                 counts["games"] += 1
                 yield text.encode("ascii")
     rate = read / max(time.monotonic() - started, 1e-9)
-    print(f"[dataset] pass 1 (serialise): done, {read} games read, {counts['games']} kept, "
+    print(f"[dataset] {label}: done, {read} games read, {counts['games']} kept, "
           f"{counts['skipped_unreadable']} unreadable, {rate:.0f} games/s", file=log, flush=True)
 
 
@@ -215,68 +224,211 @@ def scatter(texts: Iterable[bytes], buckets: Sequence[Path], rng: random.Random)
     return n
 
 
-def shuffled(buckets: Sequence[Path], bucket_bytes: float, rng: random.Random,
+def shuffled(buckets: Sequence[Path | Sequence[Path]], bucket_bytes: float, rng: random.Random,
              split_rng: random.Random) -> Iterator[bytes]:
-    """The lines of the bucket files, each bucket read whole and shuffled with ``rng``.
+    """The lines of the buckets, each bucket read whole and shuffled with ``rng``.
 
+    A bucket is one file, or a list of files that are its parts (pass 1 writes one part per
+    dump), read one after another as if concatenated; missing files are empty parts.
     Buckets are read in order and deleted once read. Scattering games into buckets
     uniformly at random and shuffling each bucket uniformly gives a uniformly random order
     of all games (Rao's external shuffle). A bucket over ``bucket_bytes`` (the size was
     under-estimated) is first scattered again into sub-buckets with ``split_rng``, so
     memory stays bounded; one that cannot be split (one game) is read whole.
     """
-    for path in buckets:
-        if not path.exists():  # no game drawn this bucket
+    for bucket in buckets:
+        parts = [p for p in ([bucket] if isinstance(bucket, Path) else bucket) if p.exists()]
+        if not parts:  # no game drawn this bucket
             continue
-        size = path.stat().st_size
+        size = sum(p.stat().st_size for p in parts)
         if size > bucket_bytes:
-            subs = [path.with_name(f"{path.name}.{i}") for i in range(max(2, math.ceil(size / bucket_bytes)))]
-            with open(path, "rb") as fh:
-                scatter((line.rstrip(b"\n") for line in fh), subs, split_rng)
-            path.unlink()
+            first = parts[0]
+            subs = [first.with_name(f"{first.name}.{i}") for i in range(max(2, math.ceil(size / bucket_bytes)))]
+            scatter((line.rstrip(b"\n") for line in _lines(parts)), subs, split_rng)
+            for part in parts:
+                part.unlink()
             if not any(sub.exists() and sub.stat().st_size == size for sub in subs):
                 yield from shuffled(subs, bucket_bytes, rng, split_rng)
                 continue
-            path = next(sub for sub in subs if sub.exists())  # all in one: a single game
-        with open(path, "rb") as fh:  # line by line: never the whole file and its lines at once
-            texts = [line.rstrip(b"\n") for line in fh]
-        path.unlink()
+            parts = [next(sub for sub in subs if sub.exists())]  # all in one: a single game
+        # line by line: never a whole file and its lines at once
+        texts = [line.rstrip(b"\n") for line in _lines(parts)]
+        for part in parts:
+            part.unlink()
         rng.shuffle(texts)
         yield from texts
 
 
+def _lines(paths: Sequence[Path]) -> Iterator[bytes]:
+    for path in paths:
+        with open(path, "rb") as fh:
+            yield from fh
+
+
+def bucket_part(work: Path, bucket: int, dump: int) -> Path:
+    """The file in ``work`` that holds bucket ``bucket``'s games from dump number ``dump``."""
+    return work / f"bucket{bucket:05d}-dump{dump:05d}.txt"
+
+
+def scatter_dump(dump: str | Path, index: int, n_dumps: int, work: Path, k: int, seed: int,
+                 log: TextIO = sys.stderr) -> dict[str, int]:
+    """Pass 1 for one dump: its games' texts into its own K bucket files; return its counts.
+
+    The dump's games go to :func:`bucket_part` ``(work, b, index)`` for b < k, drawn from
+    ``random.Random(f"{seed}/buckets/{index}")``: seeded by the config's seed and the
+    dump's place in the input list only, so what a dump scatters does not depend on which
+    process reads it, nor when. Counts as :func:`iter_game_texts`.
+    """
+    counts: dict[str, int] = {}
+    label = f"pass 1 (serialise), dump {index + 1} of {n_dumps} ({dump})"
+    texts = _unless_cancelled(iter_game_texts([dump], counts, log, label))
+    scatter(texts, [bucket_part(work, b, index) for b in range(k)], random.Random(f"{seed}/buckets/{index}"))
+    return counts
+
+
+def scatter_dumps(dumps: Sequence[str | Path], work: Path, k: int, seed: int, workers: int,
+                  log: TextIO = sys.stderr) -> dict[str, int]:
+    """Pass 1 over all dumps (:func:`scatter_dump`), in ``workers`` processes; summed counts.
+
+    With one worker (or one dump) the dumps are read one after another in this process.
+    Otherwise each dump is a task of a process pool: workers send their log lines through
+    a queue, which this process copies to ``log`` as they come. The first dump to fail
+    (in input order among those that failed) raises its error here, unchanged (a
+    :class:`~transcendence.pgn_stream.DumpError` names its file); the other workers are
+    told to stop and are waited for, so no process still writes into ``work`` afterwards.
+    """
+    workers = max(1, min(workers, len(dumps)))
+    tasks = [(dump, i, len(dumps), work, k, seed) for i, dump in enumerate(dumps)]
+    if workers == 1:
+        results = [scatter_dump(*task, log=log) for task in tasks]
+    else:
+        context = multiprocessing.get_context()
+        lines, cancel = context.Queue(), context.Event()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                     initargs=(lines, cancel)) as pool:
+                futures: list[Future] = [pool.submit(_scatter_in_worker, *task) for task in tasks]
+                try:
+                    pending = set(futures)
+                    while pending:
+                        _copy_lines(lines, log)
+                        _, pending = wait(pending, timeout=1.0, return_when=FIRST_EXCEPTION)
+                        failed = [f for f in futures if f.done() and not f.cancelled() and f.exception()]
+                        if failed:
+                            failed[0].result()  # raises the worker's exception
+                except BaseException:
+                    cancel.set()
+                    for future in futures:
+                        future.cancel()
+                    raise
+                finally:
+                    # Wait for the running tasks (told to stop, on failure) and keep copying
+                    # their lines meanwhile: a worker cannot exit while the queue's pipe is
+                    # full. What is left when they end is a few lines; the pool's exit
+                    # joins the workers, so none writes into `work` after this returns.
+                    while not all(f.done() for f in futures):
+                        _copy_lines(lines, log)
+                        wait(futures, timeout=0.2)
+                results = [f.result() for f in futures]
+        finally:
+            _copy_lines(lines, log)
+    return {key: sum(r[key] for r in results) for key in ("games", "skipped_unreadable", "read")}
+
+
+class _Cancelled(Exception):
+    """Raised in a pass-1 worker told to stop because another dump failed."""
+
+
+# Set in each pool worker by _start_worker; None in the process that called build_dataset.
+_LINES: multiprocessing.queues.Queue | None = None
+_CANCEL: multiprocessing.synchronize.Event | None = None
+
+
+def _start_worker(lines: multiprocessing.queues.Queue, cancel: multiprocessing.synchronize.Event) -> None:
+    global _LINES, _CANCEL
+    _LINES, _CANCEL = lines, cancel
+
+
+def _scatter_in_worker(*task) -> dict[str, int]:
+    return scatter_dump(*task, log=_QueueLog(_LINES))
+
+
+def _unless_cancelled(texts: Iterable[bytes]) -> Iterator[bytes]:
+    for i, text in enumerate(texts):
+        if _CANCEL is not None and i % _CANCEL_EVERY == 0 and _CANCEL.is_set():
+            raise _Cancelled()
+        yield text
+
+
+class _QueueLog(io.TextIOBase):
+    """A text stream that sends each complete line to a queue (a pass-1 worker's log)."""
+
+    def __init__(self, lines: multiprocessing.queues.Queue) -> None:
+        self.lines, self.partial = lines, ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *complete, self.partial = (self.partial + text).split("\n")
+        for line in complete:
+            self.lines.put(line)
+        return len(text)
+
+
+def _copy_lines(lines: multiprocessing.queues.Queue, log: TextIO) -> None:
+    while True:
+        try:
+            line = lines.get_nowait()
+        except queue_module.Empty:
+            return
+        print(line, file=log, flush=True)
+
+
 def build_dataset(dumps: Sequence[str | Path], train_out: str | Path, val_out: str | Path,
                   meta_out: str | Path, *, block_size: int, val_fraction: float, seed: int,
-                  shuffle_bucket_mb: float, log: TextIO = sys.stderr) -> dict[str, object]:
+                  shuffle_bucket_mb: float, workers: int = 1,
+                  log: TextIO = sys.stderr) -> dict[str, object]:
     """Serialise, shuffle (seeded), split by game and pack; write token files and metadata.
 
     Streams in two passes, so memory is bounded by ``shuffle_bucket_mb`` (megabytes of
     game text; Python holds about 1.2x that for Lichess-length games) and not by the
     number of games:
 
-    1. every game's text goes, one per line, to one of K bucket files (drawn from a
-       generator seeded by ``seed``) in a temporary folder beside the outputs, with K the
-       estimated text over the bucket size (:func:`shuffle_buckets`);
-    2. each bucket is read whole and shuffled (``random.Random(seed)``, one generator
-       through all buckets), and the games stream into two :class:`BlockPacker`: the first
+    1. every game's text goes, one per line, to one of K buckets in a temporary folder
+       beside the outputs, with K the estimated text of all dumps over the bucket size
+       (:func:`shuffle_buckets`). Each dump has its own K bucket files and its own
+       generator, ``random.Random(f"{seed}/buckets/{i}")`` for the i-th dump of ``dumps``
+       (counting from 0), so the dumps are read in parallel, ``workers`` processes at once
+       (:func:`scatter_dumps`);
+    2. bucket j is every dump's bucket-j file, concatenated in input order. Each bucket is
+       read whole and shuffled (``random.Random(seed)``, one generator through all
+       buckets), and the games stream into two :class:`BlockPacker`: the first
        ``max(1, round(n * val_fraction))`` to val, the rest to train.
 
     The games come out in a uniformly random order, so the first games are a uniformly
-    random val split of exactly the old size whatever K. With K = 1 nothing is drawn in
-    pass 1 and pass 2 is ``random.Random(seed).shuffle`` of all texts in file order: the
-    same bytes as the in-memory algorithm this replaced.
+    random val split of exactly the old size whatever K. The result depends on the seed,
+    the dumps and their order, never on ``workers``. With K = 1 nothing is drawn in pass 1,
+    so the one bucket is every text in file order, and pass 2 is
+    ``random.Random(seed).shuffle`` of it: the same bytes as the in-memory algorithm this
+    replaced.
     """
     bucket_bytes = shuffle_bucket_mb * 1e6
     k = shuffle_buckets(dumps, bucket_bytes)
     train_out, val_out = Path(train_out), Path(val_out)
     train_out.parent.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(workers, len(dumps)))
     print(f"[dataset] {len(dumps)} dump(s) -> {k} shuffle bucket(s) of at most "
-          f"{shuffle_bucket_mb:g} MB of text", file=log, flush=True)
+          f"{shuffle_bucket_mb:g} MB of text; pass 1 in {workers} process(es)", file=log, flush=True)
     work = Path(tempfile.mkdtemp(prefix=".dataset-shuffle-", dir=train_out.parent))
     try:
-        buckets = [work / f"bucket{b:05d}.txt" for b in range(k)]
-        counts: dict[str, int] = {"games": 0, "skipped_unreadable": 0}
-        n = scatter(iter_game_texts(dumps, counts, log), buckets, random.Random(f"{seed}/buckets"))
+        started = time.monotonic()
+        read = scatter_dumps(dumps, work, k, seed, workers, log)
+        counts = {"games": read["games"], "skipped_unreadable": read["skipped_unreadable"]}
+        print(f"[dataset] pass 1 (serialise): done, {read['read']} games read, {counts['games']} kept, "
+              f"{counts['skipped_unreadable']} unreadable, "
+              f"{read['read'] / max(time.monotonic() - started, 1e-9):.0f} games/s", file=log, flush=True)
+        n = counts["games"]
         if n < 2:
             raise ValueError(f"only {n} usable games in {list(map(str, dumps))}: "
                              "too few to split into train and val (lower the cap or add games)")
@@ -287,6 +439,7 @@ def build_dataset(dumps: Sequence[str | Path], train_out: str | Path, val_out: s
         with atomic_path(train_out) as train_tmp, atomic_path(val_out) as val_tmp, \
                 open(train_tmp, "wb") as train_fh, open(val_tmp, "wb") as val_fh:
             train, val = BlockPacker(train_fh, block_size), BlockPacker(val_fh, block_size)
+            buckets = [[bucket_part(work, b, i) for i in range(len(dumps))] for b in range(k)]
             games = shuffled(buckets, bucket_bytes, random.Random(seed),
                              random.Random(f"{seed}/resplit"))
             done = 0

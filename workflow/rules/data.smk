@@ -31,6 +31,8 @@ rule dataset:
         val_fraction=config["dataset"]["val_fraction"],
         shuffle_bucket_mb=config["dataset"]["shuffle_bucket_mb"],
         seed=config["seed"],
+    # Threads (pass 1's processes, one dump each), memory and run time come from
+    # workflow/profiles/; the output does not depend on the number of threads.
     conda:
         "../../envs/transcendence.yaml"
     log:

@@ -10,9 +10,13 @@ from transcendence.logs import logged
 from transcendence.packing import build_dataset
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
-with logged(sm.log[0]) as log:
-    build_dataset(
-        list(sm.input), sm.output.train, sm.output.val, sm.output.meta,
-        block_size=sm.params.block_size, val_fraction=sm.params.val_fraction,
-        seed=sm.params.seed, shuffle_bucket_mb=sm.params.shuffle_bucket_mb, log=log,
-    )
+# Pass 1 runs sm.threads processes; where they start by spawn or forkserver (macOS, Python
+# 3.14+), they import this file as __mp_main__, which must not build the dataset again.
+if __name__ == "__main__":
+    with logged(sm.log[0]) as log:
+        build_dataset(
+            list(sm.input), sm.output.train, sm.output.val, sm.output.meta,
+            block_size=sm.params.block_size, val_fraction=sm.params.val_fraction,
+            seed=sm.params.seed, shuffle_bucket_mb=sm.params.shuffle_bucket_mb,
+            workers=sm.threads, log=log,
+        )
