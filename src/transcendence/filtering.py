@@ -4,6 +4,11 @@ STUDY.md: a game is kept for cap R when both ``WhiteElo`` and ``BlackElo`` are a
 caps are nested, with no floor; games whose result is missing or ``*`` are dropped. Only
 standard chess is kept. Every dropped game is counted by reason, so a count is never
 silently wrong.
+
+Speed: a Lichess month holds tens of millions of games, so the filter judges the common
+case (plain ASCII, one tag per line, one-line movetext) on the raw bytes of whole-game
+chunks, and hands anything else to the reference reader of :mod:`pgn_stream`, whose
+decisions it reproduces exactly (``drop_reason`` is the rule both apply).
 """
 
 from __future__ import annotations

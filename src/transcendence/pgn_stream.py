@@ -2,8 +2,8 @@
 
 A full PGN parser (python-chess) builds a board per move, about a thousand times slower
 than needed just to read headers. This reader only splits the stream into games and their
-header tags, line by line, so memory stays flat whatever the dump's size. Errors name the
-file and the line where they happened.
+header tags, one chunk of whole games at a time, so memory stays flat whatever the dump's
+size. Errors name the file and the line where they happened.
 """
 
 from __future__ import annotations
