@@ -155,6 +155,12 @@ def _odd_game(rng: random.Random, index: int) -> str:
              '[Event "unclosed', 'Event "no bracket"]', '[Ev-ent "dash"]']))
     if oddity == 8:
         head = head.replace("Rated", "Rat\x1ced")                    # str whitespace, bytes not
+    elif oddity == 15:
+        head = head.replace("Rated", "Réti")                         # accents, as in Lichess openings
+    elif oddity == 16:
+        head = head.replace(f'[WhiteElo "{white}"]', '[WhiteElo "٩٠٠"]')  # digits str accepts, bytes not
+    elif oddity == 17:
+        moves = rng.choice(["\u00a0", "\u2003"]) + moves              # str whitespace at its start
     text = f"{head}\n{moves} {result}\n\n".replace(" 1-0\n", "1-0\n") if oddity == 9 else f"{head}\n{moves} {result}\n\n"
     if oddity == 10:
         text = head + "\n"                                          # headers only: no movetext
@@ -226,7 +232,12 @@ def test_distinct_players_count_each_name_once_per_cap_across_batches():
 
 def test_bytes_that_are_not_utf8_name_file_and_line(tmp_path):
     path = tmp_path / "latin1.pgn"
-    path.write_bytes(game("900", "900").encode() + game("900", "900", White="Zo\xeb").encode("latin-1"))
+    good = game("900", "900").encode()  # the bad game in the middle of a chunk, and as a chunk's first
+    path.write_bytes(good + game("900", "900", White="Zo\xeb").encode("latin-1") + good)
+    other = tmp_path / "latin1-last.pgn"
+    other.write_bytes(good + game("900", "900", White="Zo\xeb").encode("latin-1"))
+    with pytest.raises(DumpError, match=r"latin1-last.pgn: not UTF-8 text at line 11"):
+        filter_dump(other, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO())
     with pytest.raises(DumpError, match=r"latin1.pgn: not UTF-8 text at line 11"):
         filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO())
     assert not (tmp_path / "o.pgn").exists()

@@ -119,9 +119,12 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
     reference reader alone; an odd block structure (extra blank lines, a game without
     moves) sends the rest of the chunk there. Tests check both paths agree game for game.
     """
+    # A chunk with non-ASCII bytes (Lichess names openings "Réti" and "Grünfeld") or with the
+    # control bytes str counts as whitespace: each game is then checked. Its movetext must be
+    # plain ASCII, where bytes and str split and strip alike; its header, valid UTF-8. Tag
+    # values compare as bytes exactly either way, except digits (str.isdigit takes
+    # non-ASCII ones): an Elo that is not ASCII goes the reference way.
     unusual = not chunk.isascii() or any(c in chunk for c in _STR_ONLY_SPACE)
-    if unusual:
-        decode_chunk(tally.dump, chunk, first_line)  # a clear error for bytes that are not UTF-8
     end = len(chunk)
     counted, line = 0, first_line  # line number at offset `counted`, advanced only when needed
 
@@ -159,12 +162,14 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
             return
         following = moves_end + 2
         if (pos == 0  # tag keys below start with a newline: the first header of a chunk has none
-                or unusual and (not chunk[pos:moves_end].isascii()
-                                or any(chunk.find(c, pos, moves_end) >= 0 for c in _STR_ONLY_SPACE))
+                or unusual and (not chunk[moves_at:moves_end].isascii()
+                                or any(chunk.find(c, moves_at, moves_end) >= 0 for c in _STR_ONLY_SPACE))
                 or not _PLAIN_HEADER.fullmatch(chunk, pos, head_end)):
             reference(pos, moves_end)
             pos = following
             continue
+        if unusual and not chunk[pos:head_end].isascii():
+            decode_chunk(tally.dump, chunk[pos:head_end], line_at(pos))  # bytes that are not UTF-8: an error
         read += 1
         tags_at = pos - 1
         if ((moves_at + 1 == moves_end or chunk[moves_at + 1] != 46)  # 46 is ".": "1." starts no result
@@ -181,7 +186,11 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
             white_elo = value(chunk, b'\n[WhiteElo "', tags_at, head_end) or b"?"
             black_elo = value(chunk, b'\n[BlackElo "', tags_at, head_end) or b"?"
             if not (white_elo.isdigit() and black_elo.isdigit()):
-                tally.drop("unrated", line_at(pos))
+                if unusual and not (white_elo.isascii() and black_elo.isascii()):
+                    read -= 1  # counted again by the reference path
+                    reference(pos, moves_end)
+                else:
+                    tally.drop("unrated", line_at(pos))
             elif (top := max(int(white_elo), int(black_elo))) <= last_cap:
                 if chunk.find(b"\n", moves_at, moves_end) >= 0 or chunk[moves_end - 1] <= 32:
                     moves = chunk[moves_at:moves_end]
