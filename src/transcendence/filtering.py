@@ -124,7 +124,8 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
     # plain ASCII, where bytes and str split and strip alike; its header, valid UTF-8. Tag
     # values compare as bytes exactly either way, except digits (str.isdigit takes
     # non-ASCII ones): an Elo that is not ASCII goes the reference way.
-    unusual = not chunk.isascii() or any(c in chunk for c in _STR_ONLY_SPACE)
+    non_ascii = not chunk.isascii()
+    str_space = any(c in chunk for c in _STR_ONLY_SPACE)
     end = len(chunk)
     counted, line = 0, first_line  # line number at offset `counted`, advanced only when needed
 
@@ -162,13 +163,13 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
             return
         following = moves_end + 2
         if (pos == 0  # tag keys below start with a newline: the first header of a chunk has none
-                or unusual and (not chunk[moves_at:moves_end].isascii()
-                                or any(chunk.find(c, moves_at, moves_end) >= 0 for c in _STR_ONLY_SPACE))
+                or non_ascii and not chunk[moves_at:moves_end].isascii()
+                or str_space and any(chunk.find(c, moves_at, moves_end) >= 0 for c in _STR_ONLY_SPACE)
                 or not _PLAIN_HEADER.fullmatch(chunk, pos, head_end)):
             reference(pos, moves_end)
             pos = following
             continue
-        if unusual and not chunk[pos:head_end].isascii():
+        if non_ascii and not chunk[pos:head_end].isascii():
             decode_chunk(tally.dump, chunk[pos:head_end], line_at(pos))  # bytes that are not UTF-8: an error
         read += 1
         tags_at = pos - 1
@@ -186,7 +187,7 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
             white_elo = value(chunk, b'\n[WhiteElo "', tags_at, head_end) or b"?"
             black_elo = value(chunk, b'\n[BlackElo "', tags_at, head_end) or b"?"
             if not (white_elo.isdigit() and black_elo.isdigit()):
-                if unusual and not (white_elo.isascii() and black_elo.isascii()):
+                if non_ascii and not (white_elo.isascii() and black_elo.isascii()):
                     read -= 1  # counted again by the reference path
                     reference(pos, moves_end)
                 else:
