@@ -172,6 +172,8 @@ def _odd_game(rng: random.Random, index: int) -> str:
         text = f"{moves} {result}\n\n"                              # movetext without headers
     elif oddity == 13:
         text = text.replace(f"{result}\n\n", f"{result} \t\n\n")     # trailing whitespace
+    elif oddity == 18:
+        text = text.replace(f"{result}\n\n", f"{result}\x1f\n\n")     # trailing str-only whitespace
     return text
 
 
