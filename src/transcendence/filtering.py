@@ -169,8 +169,11 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
             reference(pos, moves_end)
             pos = following
             continue
-        if non_ascii and not chunk[pos:head_end].isascii():
-            decode_chunk(tally.dump, chunk[pos:head_end], line_at(pos))  # bytes that are not UTF-8: an error
+        if non_ascii and not (header := chunk[pos:head_end]).isascii():
+            try:
+                header.decode("utf-8")
+            except UnicodeDecodeError:  # the line number is counted only now: counting is not free
+                decode_chunk(tally.dump, header, line_at(pos))  # raises, naming file and line
         read += 1
         tags_at = pos - 1
         if ((moves_at + 1 == moves_end or chunk[moves_at + 1] != 46)  # 46 is ".": "1." starts no result
