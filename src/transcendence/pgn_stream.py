@@ -54,7 +54,7 @@ def iter_chunks(path: str | Path, chunk: int = 1 << 22,
     and the fast filter can work on them with C-speed ``bytes`` methods.
     """
     path = Path(path)
-    rest, line, offset = b"", 1, 0
+    rest, line = b"", 1
     try:
         with open_binary(path) as fh:
             while True:
@@ -64,33 +64,27 @@ def iter_chunks(path: str | Path, chunk: int = 1 << 22,
                     if not more:
                         break
                     data += more
-                offset += len(data)
+                if not data:
+                    if rest:
+                        yield rest, line
+                    return
                 if b"\r" in data:
                     data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
                 cut = data.rfind(b"\n\n[")
                 if cut >= 0:  # the usual case: one copy of the data, no concatenation first
-                    piece = b"".join((rest, memoryview(data)[:cut + 2])) if rest else data[:cut + 2]
-                    rest = data[cut + 2:]
-                    yield piece, line
-                    line += count_lines(piece)
-                    continue
-                buf = rest + data if rest else data
-                if data:
+                    piece, rest = b"".join((rest, memoryview(data)[:cut + 2])), data[cut + 2:]
+                else:  # a game may start across the two reads, or not yet
+                    buf = rest + data
                     cut = buf.rfind(b"\n\n[")
-                    if cut < 0:  # no game starts in here yet: read more
+                    if cut < 0:
                         if len(buf) > max_game:
                             raise DumpError(f"{path}: no game starts in the {len(buf) >> 20} MB after line "
                                             f"{line}: not a PGN dump, or a game without blank lines")
                         rest = buf
                         continue
                     piece, rest = buf[:cut + 2], buf[cut + 2:]
-                else:
-                    piece, rest = buf, b""
-                if piece:
-                    yield piece, line
-                    line += count_lines(piece)
-                if not data:
-                    return
+                yield piece, line
+                line += count_lines(piece)
     except zstandard.ZstdError as exc:
         raise DumpError(f"{path}: corrupt or truncated zstd stream after line {line}: {exc}") from exc
 
