@@ -58,9 +58,10 @@ def atomic_text(target: str | os.PathLike) -> Iterator[TextIO]:
     """The text form of :func:`atomic_binary` (UTF-8, ``\\n`` line endings)."""
     with atomic_binary(target) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
-        yield text
-        text.flush()
-        text.detach()  # the binary stream is closed (and a zstd frame ended) by atomic_binary
+        try:
+            yield text
+        finally:
+            text.detach()  # flushes; the binary stream is closed (a zstd frame ended) by atomic_binary
 
 
 def write_json(target: str | os.PathLike, obj: object) -> None:
