@@ -112,7 +112,7 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
     """Judge every game of one chunk (whole games, from :func:`iter_chunks`).
 
     The fast path handles the shape Lichess writes: a header block of plain tag lines, a
-    blank line, one movetext block, a blank line, in ASCII. It decides with ``bytes``
+    blank line, one ASCII movetext line, a blank line. It decides with ``bytes``
     methods on offsets into the chunk (no copy of a game it drops) what :func:`drop_reason`
     decides on parsed tags, and writes the bytes the reference would write. A game it
     cannot vouch for (odd bytes, a header line of another shape) goes through the
