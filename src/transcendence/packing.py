@@ -37,7 +37,7 @@ import numpy as np
 from .files import atomic_path, write_json
 from .pgn_stream import iter_games
 from .pgn_text import movetext_to_text
-from .vocab import GAME_START, SPACE_ID, VOCAB
+from .vocab import GAME_START, SPACE_ID, TOKEN_TABLE, VOCAB
 
 #: Estimated characters of paper text per byte of a dump, used to choose the number of
 #: shuffle buckets before the text exists. The text drops headers, comments, clocks and
@@ -52,13 +52,6 @@ _FLUSH_BYTES = 4 << 20       # pass 1 holds at most this much text before append
 _BATCH_BLOCKS = 1024         # blocks a packer holds before writing them (1 MB of 1024)
 _PROGRESS_EVERY = 200_000    # games between progress lines in the log
 _CANCEL_EVERY = 1_000        # games between a pass-1 worker's looks at the cancel flag
-
-# bytes.translate table from characters to token ids; 255 marks a character outside VOCAB.
-_TOKEN_TABLE = bytearray(b"\xff" * 256)
-for _i, _c in enumerate(VOCAB):
-    _TOKEN_TABLE[ord(_c)] = _i
-_TOKEN_TABLE = bytes(_TOKEN_TABLE)
-
 
 def iter_game_texts(dumps: Iterable[str | Path], counts: dict[str, int],
                     log: TextIO = sys.stderr, label: str = "pass 1 (serialise)") -> Iterator[bytes]:
@@ -158,7 +151,7 @@ class BlockPacker:
         if not self._batch:
             return
         chars = b"".join(self._batch)
-        ids = chars.translate(_TOKEN_TABLE)
+        ids = chars.translate(TOKEN_TABLE)
         bad = ids.find(b"\xff")
         if bad >= 0:
             block = self.blocks - len(self._batch) + bad // self.block_size

@@ -17,6 +17,8 @@ GAME_START_ID: int = VOCAB.index(GAME_START)
 _LOOKUP = np.full(256, 255, dtype=np.uint8)
 for _i, _c in enumerate(VOCAB):
     _LOOKUP[ord(_c)] = _i
+#: The same mapping as a ``bytes.translate`` table (byte -> id; 255: not in ``VOCAB``).
+TOKEN_TABLE: bytes = _LOOKUP.tobytes()
 
 
 def encode(text: str) -> np.ndarray:
