@@ -27,6 +27,7 @@ from .files import atomic_binary, write_json
 from .pgn_stream import RawGame, blocks, decode_chunk, games_of_blocks, iter_chunks
 
 RESULTS = {"1-0", "0-1", "1/2-1/2"}
+STANDARD = ("Standard", "From Position")  # Variant values that are standard chess
 
 
 def drop_reason(tags: Mapping[str, str], malformed: str, movetext: str = "1.") -> str:
@@ -37,7 +38,7 @@ def drop_reason(tags: Mapping[str, str], malformed: str, movetext: str = "1.") -
     if malformed:
         return "malformed"
     variant = tags.get("Variant", "Standard")
-    if variant not in ("Standard", "From Position") or "FEN" in tags or "SetUp" in tags:
+    if variant not in STANDARD or "FEN" in tags or "SetUp" in tags:
         return "variant"
     if tags.get("Result") not in RESULTS:
         return "unfinished"
@@ -52,9 +53,10 @@ def drop_reason(tags: Mapping[str, str], malformed: str, movetext: str = "1.") -
 _PLAIN_HEADER = re.compile(rb'(?:\[\w+ "[^\n]*"\]\n)*+\[\w+ "[^\n]*"\]')
 # The ASCII bytes that str methods count as whitespace and bytes methods do not.
 _STR_ONLY_SPACE = (b"\x1c", b"\x1d", b"\x1e", b"\x1f")
-_RESULT_BYTES = {b"1-0", b"0-1", b"1/2-1/2"}
+# drop_reason's values as bytes, for the fast path.
+_RESULT_BYTES = {result.encode() for result in RESULTS}
 _NO_MOVES = _RESULT_BYTES | {b"*"}  # a movetext that starts with one of these has no moves
-_STANDARD = {b"Standard", b"From Position"}
+_STANDARD = {variant.encode() for variant in STANDARD}
 
 
 @dataclass
