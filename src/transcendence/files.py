@@ -11,20 +11,75 @@ import contextlib
 import io
 import json
 import os
+import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator, TextIO
 
 import zstandard
 
+# tempfile.mkstemp's random part: 8 characters of this alphabet (CPython's _RandomNameSequence).
+_TMP_RANDOM = r"[a-z0-9_]{8}"
+
+
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows.
+
+    ``os.umask`` can only be read by setting it, which for a moment changes the mask of
+    every thread of the process; Linux publishes it in ``/proc/self/status`` instead.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Temporary files :func:`atomic_path` left beside ``target`` in runs that were killed.
+
+    Only names of exactly the shape :func:`atomic_path` gives ``target``'s own temporaries
+    (``.NAME.XXXXXXXX.tmp``) match, so another output's temporary, even one whose name
+    starts with this one's (``x.csv`` and ``x.csv.partial``), is never taken for one.
+    """
+    target = Path(target)
+    shape = re.compile(rf"\.{re.escape(target.name)}\.{_TMP_RANDOM}\.tmp")
+    try:
+        names = os.listdir(target.parent)
+    except FileNotFoundError:
+        return []
+    return sorted(target.parent / name for name in names if shape.fullmatch(name))
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; move it onto ``target`` on success."""
+    """Yield a temporary path beside ``target``; move it onto ``target`` on success.
+
+    A run killed before the move leaves its temporary behind (no handler runs on SIGKILL),
+    so the next run of the same output removes those first: one output is written by one
+    job at a time (Snakemake's lock), so a temporary of this target that exists when its
+    job starts again belongs to a dead run. The file gets the mode a plain ``open`` would
+    give it (0666 less the umask), not ``mkstemp``'s 0600, so teammates sharing the results
+    or a DVC cache can read it.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in stale_temporaries(target):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+            print(f"removed {stale}, the temporary file of an earlier run that did not finish",
+                  file=sys.stderr)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path

@@ -1,0 +1,119 @@
+"""Faults in the data stages and the files every stage writes (issue 17, data half).
+
+Each test injects the fault for real: processes killed with SIGKILL, dumps with bytes that
+are not UTF-8, real Snakemake runs. None of them mocks the thing it claims survives.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+
+
+def _wait_for(predicate, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _killed_writer(target: Path) -> Path:
+    """Start a process writing ``target`` atomically, SIGKILL it mid-write; its temporary."""
+    code = textwrap.dedent(f"""
+        import sys, time
+        from transcendence.files import atomic_binary
+        with atomic_binary({str(target)!r}) as fh:
+            fh.write(b"half a game" * 1000)
+            fh.flush()
+            print("writing", flush=True)
+            time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], env=ENV, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    (tmp,) = target.parent.glob(f".{target.name}.*.tmp")
+    return tmp
+
+
+# --- 3. temporaries of killed jobs ---------------------------------------------------------------
+
+def test_a_killed_writers_temporary_is_removed_by_the_next_run_of_that_output(tmp_path):
+    from transcendence.files import atomic_binary
+
+    target = tmp_path / "synthetic-00.pgn.zst"
+    stale = _killed_writer(target)
+    other = tmp_path / "synthetic-00.pgn.zst.partial"      # another output whose name starts alike
+    other_stale = _killed_writer(other)
+    with atomic_binary(target) as fh:
+        fh.write(b"a whole game\n")
+    assert target.exists() and not stale.exists()
+    assert other_stale.exists(), "another output's temporary must be left to that output's next run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, other_stale.name])
+
+
+# --- 4. sharing: modes and logs -------------------------------------------------------------------
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_outputs_respect_the_umask(tmp_path, umask, mode):
+    code = textwrap.dedent(f"""
+        import os
+        os.umask({umask})
+        from transcendence.files import atomic_binary, write_json
+        write_json({str(tmp_path / "stats.json")!r}, {{"a": 1}})
+        with atomic_binary({str(tmp_path / "cap400.pgn.zst")!r}) as fh:
+            fh.write(b"x")
+    """)
+    subprocess.run([sys.executable, "-c", code], env=ENV, check=True)
+    for name in ("stats.json", "cap400.pgn.zst"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode, name
+
+
+def test_the_log_of_a_killed_attempt_is_kept_when_the_job_runs_again(tmp_path):
+    """A real Snakemake job killed with SIGKILL, then run again: both attempts' lines remain."""
+    (tmp_path / "Snakefile").write_text(textwrap.dedent("""
+        rule job:
+            output: "out.txt"
+            log: "logs/job.log"
+            params: attempt=config["attempt"]
+            script: "job.py"
+    """))
+    (tmp_path / "job.py").write_text(textwrap.dedent("""
+        import time
+        from transcendence.logs import logged
+        with logged(snakemake.log[0]) as log:
+            print(f"attempt {snakemake.params.attempt} started", file=log)
+            if snakemake.params.attempt == "first":
+                time.sleep(600)       # killed here
+            with open(snakemake.output[0], "w") as out:
+                out.write("done\\n")
+            print(f"attempt {snakemake.params.attempt} done", file=log)
+    """))
+    log = tmp_path / "logs" / "job.log"
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "-d", str(tmp_path), "-s", str(tmp_path / "Snakefile")]
+    first = subprocess.Popen([*cmd, "--config", "attempt=first"], env=ENV, start_new_session=True,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: log.exists() and "attempt first started" in log.read_text(), "the first attempt's log")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+    second = subprocess.run([*cmd, "--config", "attempt=second", "--nolock", "--rerun-incomplete"],
+                            env=ENV, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-3000:]
+    text = log.read_text()
+    assert text.index("attempt first started") < text.index("did not finish") < text.index("attempt second done"), text
+    assert not (tmp_path / "logs" / "job.log.unfinished").exists()
