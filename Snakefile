@@ -1,6 +1,12 @@
 # The Transcendence study: games -> filter -> dataset -> train -> evaluate -> rate -> figures.
 # Run `snakemake --cores all` (embedded default) or add `--configfile config/paper.yaml`.
 
+import copy
+import hashlib
+import json
+import os
+
+from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -9,7 +15,30 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# The configuration is one file, never two merged: config/config.yaml (the embedded default)
+# when no --configfile is given, else the --configfile alone. (Snakemake merges a --configfile
+# over the Snakefile's configfile key by key, nested mappings included, so keys of the default
+# would leak into a file that leaves them out.) --config still applies on top of either.
+if workflow.overwrite_configfiles:
+    config.clear()
+    config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
+
+# Which configuration runs, with a fingerprint of its validated content (sha256 of its JSON,
+# keys sorted): tests/test_readme.py checks that it is each config file's own content.
+logger.info(
+    "Configuration: {}{} (sha256 {})".format(
+        ", ".join(
+            f if os.path.relpath(f).startswith("..") else os.path.relpath(f)
+            for f in map(str, workflow.overwrite_configfiles)
+        )
+        or "config/config.yaml",
+        " with --config on top" if workflow.config_settings.config_args else "",
+        hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest(),
+    )
+)
 
 
 report: "workflow/report/workflow.rst"
