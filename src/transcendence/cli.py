@@ -1,0 +1,129 @@
+"""The ``transcendence`` command: ``transcendence status`` says where a clone of the study stands.
+
+It reads files only (the config, ``results/``); it never runs Snakemake or any stage. For one
+configuration (``config/config.yaml`` unless ``--configfile`` names another) it lists the
+config files, how many of each stage's results exist, the ratings table and, per cap, the
+verdicts of the transcendence test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+import yaml
+
+
+def _first_comment(path: Path) -> str:
+    """The first line of a config file's header comment (what the file is for)."""
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+        if line.strip():
+            break
+    return ""
+
+
+def expected_results(config: dict) -> list[tuple[str, list[str]]]:
+    """Each stage of the study with the result files it makes under ``config``, in DAG order."""
+    caps = [int(c) for c in config["caps"]]
+    evaluate = config["evaluate"]
+    if config["source"] == "synthetic":
+        dumps = [f"synthetic-{i:02d}" for i in range(config["synthetic"]["shards"])]
+    else:
+        dumps = [str(m) for m in config["lichess"]["months"]]
+    stages = [
+        ("dumps", [f"results/dumps/{d}.pgn.zst" for d in dumps]),
+        ("filtered games", [f"results/data/{d}/filter_stats.json" for d in dumps]),
+        ("datasets", [f"results/datasets/cap{c}/meta.json" for c in caps]),
+        ("models", [f"results/models/cap{c}/model.pt" for c in caps]),
+        ("evaluation shards", [f"results/eval/cap{c}/T{float(t)}/{o['name']}.csv" for c in caps
+                               for t in evaluate["temperatures"] for o in evaluate["opponents"]]),
+        ("opponent calibration", ["results/calibration/opponents.csv"]),
+        ("ratings", ["results/summary/ratings.csv"]),
+        ("Figure 1", ["results/figures/figure1.png"]),
+        ("favor analysis", [f"results/analysis/favor/cap{c}.json" for c in config.get("favor", {}).get("caps", [])]),
+        ("t-SNE", [f"results/analysis/tsne/cap{c}.json" for c in config.get("tsne", {}).get("caps", [])]),
+        ("theory, diversity, board", [f"results/analysis/{n}" for n in ("theory.csv", "diversity.json", "board.json")]),
+        ("HTML report (make report)", ["results/report.html"]),
+    ]
+    return [(name, files) for name, files in stages if files]
+
+
+def ratings_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _interval(row: dict[str, str]) -> str:
+    return f"[{float(row['ci_low']):.0f}, {float(row['ci_high']):.0f}]"
+
+
+def status(root: Path, configfile: Path, out=sys.stdout) -> int:
+    """Print where the study under ``configfile`` stands in the repository ``root``."""
+    def say(line: str = "") -> None:
+        print(line, file=out)
+
+    config_path = configfile if configfile.is_absolute() else root / configfile
+    if not config_path.is_file():
+        say(f"transcendence status: no config file {configfile}")
+        return 2
+    config = yaml.safe_load(config_path.read_text())
+
+    say("Config files (config/):")
+    for path in sorted((root / "config").glob("*.yaml")):
+        mark = "*" if path.resolve() == config_path.resolve() else " "
+        say(f" {mark} {path.name:<20} {_first_comment(path)}")
+    caps = [int(c) for c in config["caps"]]
+    say()
+    say(f"Results for {configfile} (source {config['source']}, caps {', '.join(map(str, caps))}):")
+    for name, files in expected_results(config):
+        present = sum((root / f).is_file() for f in files)
+        say(f"  {name:<27} {present}/{len(files)}")
+
+    table = root / "results" / "summary" / "ratings.csv"
+    say()
+    if not table.is_file():
+        say("No ratings yet: `make reproduce` (or `snakemake --cores all`) makes them.")
+        return 0
+    rows = ratings_rows(table)
+    say(f"Ratings ({table.relative_to(root)}; 95% likelihood-ratio intervals):")
+    say(f"  {'cap':>5} {'T':>6} {'rating':>7} {'interval':>13} {'games':>5} {'W/D/L':>9} "
+        f"{'forfeits':>8} {'best in data':>12}  verdict")
+    for r in rows:
+        wdl = f"{r['wins']}/{r['draws']}/{r['losses']}"
+        say(f"  {r['cap']:>5} {float(r['temperature']):>6g} {float(r['rating']):>7.0f} {_interval(r):>13} "
+            f"{r['games']:>5} {wdl:>9} {r['forfeits']:>8} {float(r['best_in_data']):>12.0f}  {r['verdict']}")
+    say()
+    say("Verdicts (transcends: the whole interval above the best player in the cap's data):")
+    for cap in sorted({int(r["cap"]) for r in rows}):
+        mine = [r for r in rows if int(r["cap"]) == cap]
+        counts = {v: sum(r["verdict"] == v for r in mine) for v in ("transcends", "inconclusive", "below")}
+        best = max(mine, key=lambda r: float(r["rating"]))
+        said = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+        say(f"  cap {cap}: {said} of {len(mine)} temperatures; highest rating {float(best['rating']):.0f} "
+            f"{_interval(best)} at T={float(best['temperature']):g}")
+    planned = {(c, float(t)) for c in caps for t in config["evaluate"]["temperatures"]}
+    rated = {(int(r["cap"]), float(r["temperature"])) for r in rows}
+    if rated != planned:
+        say()
+        say(f"Note: the ratings are for other (cap, temperature) pairs than {configfile} plans: "
+            "they were made with another configuration, or not all of it has run yet.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="transcendence", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    st = commands.add_parser("status", help="which configs and results exist, the ratings and the verdicts")
+    st.add_argument("--configfile", type=Path, default=Path("config/config.yaml"),
+                    help="the configuration whose results to look for (default: config/config.yaml)")
+    st.add_argument("--root", type=Path, default=Path("."), help="the repository (default: here)")
+    args = parser.parse_args(argv)
+    return status(args.root, args.configfile)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
