@@ -66,3 +66,9 @@ readme-figure: results/figures/figure1.png
 
 clean:
 	rm -rf results/* .snakemake
+
+# gpu-bundle/: wheels, Debian's Stockfish and the Lichess sample that benchmarks/gpu_check.sh
+# needs on a lent GPU machine without network (benchmarks/README.md says how to run it there).
+.PHONY: gpu-bundle
+gpu-bundle: $(VENV)/.installed
+	PYTHON=$(BIN)/python bash benchmarks/make_gpu_bundle.sh gpu-bundle

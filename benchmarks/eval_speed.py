@@ -66,12 +66,28 @@ def naive_move(model, game: Game, temperature: float, max_tries: int, device) ->
     return None, "forfeit"
 
 
+@torch.no_grad()
+def naive_legal_move(model, game: Game, temperature: float) -> tuple[chess.Move | None, str]:
+    """One model turn in ``legal_moves`` mode without a cache: prompt + move recomputed for
+    every legal move (``legal_move_scoring.naive_scores``), then one draw over their scores."""
+    from legal_move_scoring import naive_scores
+
+    if len(encode(prompt_for(game.sans))) + MAX_MOVE_CHARS > model.config.block_size:
+        return None, "context limit"
+    moves = list(game.board.legal_moves)
+    return moves[_sample(naive_scores(model, game.board, game.sans), temperature, game.gen)], ""
+
+
 def naive_shard(model, opponent: Opponent, *, games: int, seed: int, cap: int, temperature: float,
-                max_tries: int, max_fullmoves: int, engine: str, device) -> list[str]:
-    """The baseline's games (movetext), one after the other."""
+                max_tries: int, max_fullmoves: int, engine: str, device, mode: str = "per_character",
+                deadline: float | None = None) -> list[Game]:
+    """The baseline's games, one after the other; none is started after ``deadline``
+    (a ``time.perf_counter()`` value), but the first always is."""
     out = []
     with UciEngine(engine, options=opponent.engine_options()) as sf:
         for index in range(games):
+            if out and deadline is not None and time.perf_counter() >= deadline:
+                break
             game = Game(index, model_white=index % 2 == 0, seed=game_seed(seed, cap, temperature, opponent.name, index))
             sf.new_game()
             while True:
@@ -80,7 +96,8 @@ def naive_shard(model, opponent: Opponent, *, games: int, seed: int, cap: int, t
                 elif game.board.fullmove_number > max_fullmoves:
                     game.end("1/2-1/2", "move limit")
                 elif game.model_turn:
-                    move, ending = naive_move(model, game, temperature, max_tries, device)
+                    move, ending = (naive_legal_move(model, game, temperature) if mode == "legal_moves"
+                                    else naive_move(model, game, temperature, max_tries, device))
                     if ending == "context limit":
                         game.end("1/2-1/2", ending)
                     elif move is None:
@@ -95,7 +112,7 @@ def naive_shard(model, opponent: Opponent, *, games: int, seed: int, cap: int, t
                     game.push(chess.Move.from_uci(sf.best_move(game.moves_uci, opponent.limit)))
                     continue
                 break
-            out.append(format_pgn({}, game.sans, game.result).strip())
+            out.append(game)
     return out
 
 
@@ -138,8 +155,9 @@ def main() -> None:
         with open(Path(tmp) / "g.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))
     t = time.perf_counter()
-    naive_games = naive_shard(model, opponent, games=args.games, seed=args.seed, engine=args.engine,
-                              device=device, **common)
+    naive_games = [format_pgn({}, g.sans, g.result).strip()
+                   for g in naive_shard(model, opponent, games=args.games, seed=args.seed, engine=args.engine,
+                                        device=device, **common)]
     naive = time.perf_counter() - t
 
     plies = sum(int(r["plies"]) for r in rows)

@@ -25,13 +25,14 @@ from transcendence.vocab import encode
 @torch.no_grad()
 def naive_scores(model: GPT, board: chess.Board, sans: list[str]) -> torch.Tensor:
     prompt = prompt_for(sans)
+    device = next(model.parameters()).device
     scores = []
     for move in board.legal_moves:
         text = prompt + board.san(move) + " "
-        ids = torch.from_numpy(encode(text).astype("int64"))[None]
+        ids = torch.from_numpy(encode(text).astype("int64"))[None].to(device)
         logp = torch.log_softmax(model(ids[:, :-1])[0][0].double(), dim=-1)
         n = len(text) - len(prompt)
-        scores.append(logp[-n:].gather(1, ids[0, -n:, None]).sum())
+        scores.append(logp[-n:].gather(1, ids[0, -n:, None]).sum().cpu())
     return torch.stack(scores)
 
 
