@@ -10,9 +10,11 @@ players are both rated at most ``--cap``:
 - python-chess reading every game fully (``chess.pgn.read_game``), the slow baseline, on a
   slice of the dump (its rate is extrapolated, and said to be).
 
-All three must keep the same number of games.
+All three must keep the same number of games. Ours replays every ``--replay-every``-th game
+it keeps with python-chess (the legality sample, ``filter.replay_every``; 0 for none); the
+rate of that replay alone is printed too.
 
-    .venv/bin/python benchmarks/filter_speed.py [--games 200000] [--cap 1500]
+    .venv/bin/python benchmarks/filter_speed.py [--games 200000] [--cap 1500] [--replay-every 1000]
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from pathlib import Path
 import chess
 import chess.pgn
 
-from transcendence.filtering import filter_dump
+from transcendence.filtering import filter_dump, illegal_move
+from transcendence.pgn_stream import iter_games
 
 
 def lichess_game(rng: random.Random, index: int, moves: list[str], non_ascii: float = 0.0) -> str:
@@ -73,6 +76,8 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=1500)
     parser.add_argument("--baseline-games", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of ours and pgn-extract, alternating")
+    parser.add_argument("--replay-every", type=int, default=1000,
+                        help="the filter's legality sample (filter.replay_every; 0: none)")
     parser.add_argument("--non-ascii-openings", type=float, default=0.0,
                         help="share of games whose Opening tag has an accent (Réti, Grünfeld), as on Lichess")
     args = parser.parse_args()
@@ -91,7 +96,8 @@ def main() -> None:
     tagfile.write_text(f'WhiteElo <= "{args.cap}"\nBlackElo <= "{args.cap}"\n')
 
     def ours() -> int:
-        stats = filter_dump(dump, {args.cap: work / "ours.pgn"}, work / "stats.json", log=io.StringIO())
+        stats = filter_dump(dump, {args.cap: work / "ours.pgn"}, work / "stats.json", log=io.StringIO(),
+                            replay_every=args.replay_every)
         return stats["kept_per_cap"][str(args.cap)]
 
     def theirs() -> int:
@@ -111,6 +117,7 @@ def main() -> None:
             kept[name] = run()
             best[name] = min(best[name], time.perf_counter() - t)
     print(f"transcendence filter   {args.games / best['ours']:9.0f} games/s  "
+          f"(replay_every {args.replay_every}) "
           f"({size / best['ours'] / 1e6:.0f} MB/s), kept {kept['ours']} (best of {args.repeat})")
     if pgn_extract:
         print(f"pgn-extract            {args.games / best['pgn-extract']:9.0f} games/s, kept {kept['pgn-extract']}; "
@@ -129,6 +136,19 @@ def main() -> None:
     base = (time.perf_counter() - t) / n_base
     print(f"python-chess read_game {1 / base:9.0f} games/s (first {n_base} games, extrapolated); "
           f"ratio (ours / python-chess) {base * args.games / ours_s:.0f}x")
+
+    t = time.perf_counter()
+    n_replay = 0
+    for game in iter_games(dump):
+        assert not illegal_move(game.movetext)
+        n_replay += 1
+        if n_replay == args.baseline_games:
+            break
+    replay_rate = n_replay / (time.perf_counter() - t)
+    every = kept["ours"] / replay_rate
+    print(f"legality replay        {replay_rate:9.0f} games/s (first {n_replay} games): replaying all "
+          f"{kept['ours']} kept games would add {every:.0f} s to the filter's {best['ours']:.1f} s "
+          f"({(best['ours'] + every) / best['ours']:.0f}x slower)")
     shutil.rmtree(work)
 
 

@@ -9,10 +9,10 @@ import random
 import pytest
 import zstandard
 
-from transcendence.files import open_text
-from transcendence.filtering import drop_reason, filter_dump
+from transcendence.files import open_binary
+from transcendence.filtering import filter_dump, game_drop_reason, illegal_move
 from transcendence.distinct_players import DistinctPlayers
-from transcendence.pgn_stream import DumpError, blocks, games_of_blocks, iter_chunks, iter_games
+from transcendence.pgn_stream import DumpError, decoded_blocks, games_of_blocks, iter_chunks, iter_games
 
 
 def game(white: str, black: str, result: str = "1-0", moves: str = "1. e4 e5 2. Nf3 Nc6", **extra: str) -> str:
@@ -23,7 +23,8 @@ def game(white: str, black: str, result: str = "1-0", moves: str = "1. e4 e5 2. 
 
 
 def write_zst(path, text: str) -> None:
-    path.write_bytes(zstandard.ZstdCompressor().compress(text.encode()))
+    """Write ``text`` compressed; lone surrogates (``"\\udceb"``) become the bad byte (0xeb)."""
+    path.write_bytes(zstandard.ZstdCompressor().compress(text.encode("utf-8", "surrogateescape")))
 
 
 @pytest.fixture
@@ -157,10 +158,16 @@ def _odd_game(rng: random.Random, index: int) -> str:
         head = head.replace("Rated", "Rat\x1ced")                    # str whitespace, bytes not
     elif oddity == 15:
         head = head.replace("Rated", "Réti")                         # accents, as in Lichess openings
+    elif oddity == 21:
+        head = head.replace("Rated", "R\udce9ti")                    # Latin-1, not UTF-8, in a header
     elif oddity == 16:
         head = head.replace(f'[WhiteElo "{white}"]', '[WhiteElo "٩٠٠"]')  # digits str accepts, bytes not
     elif oddity == 17:
         moves = rng.choice(["\u00a0", "\u2003"]) + moves              # str whitespace at its start
+    elif oddity == 19:
+        moves = moves.replace("Nf3", "Nf3 { Zo\udceb }")              # a byte that is not UTF-8 in the moves
+    elif oddity == 20:
+        moves = rng.choice(["1. e4 e5 2. Ke3 Nc6", "1. e4 e5 2. Nf3 Nf3", "1. e9"])  # illegal (or no) move
     text = f"{head}\n{moves} {result}\n\n".replace(" 1-0\n", "1-0\n") if oddity == 9 else f"{head}\n{moves} {result}\n\n"
     if oddity == 10:
         text = head + "\n"                                          # headers only: no movetext
@@ -174,20 +181,34 @@ def _odd_game(rng: random.Random, index: int) -> str:
         text = text.replace(f"{result}\n\n", f"{result} \t\n\n")     # trailing whitespace
     elif oddity == 18:
         text = text.replace(f"{result}\n\n", f"{result}\x1f\n\n")     # trailing str-only whitespace
+    elif oddity == 22:
+        text = rng.choice(["\udcff\udcfe\x00\x07garbage\udc80\n\n",      # binary garbage between games,
+                           "\udc8b\x08\x00\udcc3(\n\udcff\n\n\n"]) + text   # alone in its block
     return text
 
 
-def _reference_filter(path, caps):
-    """The filter's rules applied to the reference reader's games, whole file at once."""
-    with open_text(path) as fh:
-        games = list(games_of_blocks(blocks(fh.read(), 1)))
+def _reference_filter(path, caps, replay_every=0):
+    """The filter's rules applied to the reference reader's games, whole file at once.
+
+    The first game that fits a cap and every ``replay_every``-th after it (in file order) is
+    replayed; one with an illegal move is dropped.
+    """
+    with open_binary(path) as fh:
+        data = fh.read().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    games = list(games_of_blocks(decoded_blocks(data, 1)))
     kept = {cap: [] for cap in caps}
     dropped, examples, players = {}, {}, {cap: set() for cap in caps}
+    fitting = 0
     for g in games:
-        reason = drop_reason(g.tags, g.malformed, g.movetext)
+        reason = game_drop_reason(g)
+        why = g.bad_bytes or g.malformed or reason
+        if not reason and replay_every and max(int(g.tags["WhiteElo"]), int(g.tags["BlackElo"])) <= caps[-1]:
+            fitting += 1
+            if (fitting - 1) % replay_every == 0 and (why := illegal_move(g.movetext)):
+                reason = "illegal"
         if reason:
             dropped[reason] = dropped.get(reason, 0) + 1
-            examples.setdefault(reason, f"{path}: line {g.line}: {g.malformed or reason}")
+            examples.setdefault(reason, f"{path}: line {g.line}: {why}")
             continue
         top = max(int(g.tags["WhiteElo"]), int(g.tags["BlackElo"]))
         for cap in caps:
@@ -208,11 +229,14 @@ def test_fast_filter_agrees_with_the_reference_reader_game_for_game(tmp_path, se
     path = tmp_path / "odd.pgn.zst"
     write_zst(path, text)
     caps = [1000, 1500]
-    read, kept, dropped, examples, players = _reference_filter(path, caps)
-    assert sum(dropped.values()) > 20 and len(dropped) >= 5          # the dump exercises the rules
+    replay_every = [1, 3, 0][seed % 3]
+    read, kept, dropped, examples, players = _reference_filter(path, caps, replay_every)
+    assert sum(dropped.values()) > 20 and len(dropped) >= 7          # the dump exercises the rules
+    assert {"not_utf8", "binary"} <= set(dropped) and ("illegal" in dropped) == bool(replay_every)
     for chunk in (97, 4096, 1 << 22):
         outs = {cap: tmp_path / f"c{chunk}-{cap}.pgn" for cap in caps}
-        stats = filter_dump(path, outs, tmp_path / f"s{chunk}.json", log=io.StringIO(), chunk=chunk)
+        stats = filter_dump(path, outs, tmp_path / f"s{chunk}.json", log=io.StringIO(), chunk=chunk,
+                            max_bad_share=1.0, replay_every=replay_every)
         assert stats["games_read"] == read
         assert stats["dropped"] == dropped and stats["dropped_examples"] == examples
         assert stats["players_per_cap"] == {str(c): len(players[c]) for c in caps}
@@ -232,17 +256,64 @@ def test_distinct_players_count_each_name_once_per_cap_across_batches():
     assert expected[800] < expected[1200] < expected[1600]
 
 
-def test_bytes_that_are_not_utf8_name_file_and_line(tmp_path):
-    path = tmp_path / "latin1.pgn"
-    good = game("900", "900").encode()  # the bad game in the middle of a chunk, and as a chunk's first
-    path.write_bytes(good + game("900", "900", White="Zo\xeb").encode("latin-1") + good)
-    other = tmp_path / "latin1-last.pgn"
-    other.write_bytes(good + game("900", "900", White="Zo\xeb").encode("latin-1"))
-    with pytest.raises(DumpError, match=r"latin1-last.pgn: not UTF-8 text at line 11"):
-        filter_dump(other, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO())
-    with pytest.raises(DumpError, match=r"latin1.pgn: not UTF-8 text at line 11"):
-        filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO())
-    assert not (tmp_path / "o.pgn").exists()
+def _scarred_dump(path, good: int = 500) -> str:
+    """``good`` plain games with, among them, one Latin-1 header, one Latin-1 comment in the
+    moves, a run of binary garbage between two games and one as the last thing in the file."""
+    games = [game(str(500 + i % 500), "900") for i in range(good)]
+    games[0] = game("900", "900", White="Zo\udceb")                     # the very first game, a chunk's first
+    games[good // 3] = game("900", "900", moves="1. e4 { Zo\udceb } e5")  # in the movetext
+    games[2 * good // 3] = "\udcff\udcfe\x00\x01\x02garbage\udc80\udc81\n\n" + games[2 * good // 3]  # between two
+    write_zst(path, "".join(games) + "\x00\udcff\udcfe binary tail")
+    return "".join(games)
+
+
+@pytest.mark.parametrize("chunk", [97, 4096, 1 << 22])
+def test_bytes_that_are_not_utf8_cost_their_games_not_the_dump(tmp_path, chunk):
+    path = tmp_path / "scarred.pgn.zst"
+    _scarred_dump(path)
+    out = tmp_path / "o.pgn"
+    stats = filter_dump(path, {1000: out}, tmp_path / "s.json", log=io.StringIO(), chunk=chunk)
+    assert stats["games_read"] == 502                                    # 4 bad: 0.8%, under the default 1%
+    assert stats["dropped"] == {"binary": 2, "not_utf8": 2}
+    assert stats["kept_per_cap"] == {"1000": 498}
+    assert stats["dropped_examples"]["not_utf8"] == f"{path}: line 1: not UTF-8 text at line 2 (byte 0xeb)"
+    assert stats["dropped_examples"]["binary"].startswith(f"{path}: line {333 * 9 + 1}: not UTF-8 text")
+    assert len(list(iter_games(out))) == 498
+    assert json.loads((tmp_path / "s.json").read_text()) == stats
+
+
+def test_too_many_games_that_are_not_text_fail_the_dump_naming_the_key(tmp_path):
+    path = tmp_path / "scarred.pgn"
+    _scarred_dump(tmp_path / "scarred.pgn.zst", good=100)                 # 4 bad of 102: 3.9%
+    path.write_bytes(zstandard.ZstdDecompressor().decompress((tmp_path / "scarred.pgn.zst").read_bytes(),
+                                                              max_output_size=1 << 24))
+    log = io.StringIO()
+    with pytest.raises(DumpError, match=r"scarred.pgn: 4 of 102 games \(3.92%\) are not UTF-8 text "
+                                        r"\(first: .*line 2 \(byte 0xeb\)\).*filter.max_bad_share = 0.01"):
+        filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=log)
+    assert not (tmp_path / "o.pgn").exists() and not (tmp_path / "s.json").exists()
+    assert '"not_utf8": 2' in log.getvalue()                            # the statistics, in the log
+    stats = filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=log, max_bad_share=0.05)
+    assert stats["kept_per_cap"] == {"1000": 98}
+
+
+def test_sampled_games_with_illegal_moves_are_dropped_and_counted(tmp_path):
+    games = [game("900", "900") for _ in range(40)]
+    for i in (3, 6, 8):                                                  # the 4th, 7th and 9th game
+        games[i] = game("900", "900", moves="1. e4 e5 2. Ke3 Nc6")
+    path = tmp_path / "illegal.pgn"
+    path.write_text("".join(games))
+    stats = filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO(),
+                        replay_every=3, max_bad_share=1.0)
+    assert stats["dropped"] == {"illegal": 2}                            # games 1, 4, 7, 10... replayed
+    assert stats["legality"] == {"replay_every": 3, "replayed": 14, "illegal": 2}
+    assert stats["dropped_examples"]["illegal"].startswith(f"{path}: line 28: ply 3 (2.Ke3) is not legal")
+    assert stats["kept_per_cap"] == {"1000": 38}
+    every = filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO(),
+                        replay_every=1, max_bad_share=1.0)
+    assert every["dropped"] == {"illegal": 3} and every["kept_per_cap"] == {"1000": 37}
+    with pytest.raises(DumpError, match=r"3 of the 40 games replayed \(7.50%\) have an illegal move"):
+        filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO(), replay_every=1)
 
 
 def test_a_file_without_games_is_refused_without_reading_it_all(tmp_path):

@@ -5,6 +5,16 @@ caps are nested, with no floor; games whose result is missing or ``*`` are dropp
 standard chess is kept. Every dropped game is counted by reason, so a count is never
 silently wrong.
 
+Damaged dumps: a game whose bytes are not UTF-8 (``not_utf8``) or a run of bytes between
+games that is no text at all (``binary``) is dropped and counted like any other, with the
+line it was found at; the job fails only when such games exceed ``max_bad_share`` of the
+games read, which says the file is not a PGN dump rather than a dump with a few scars.
+Illegal moves: replaying a game with python-chess costs about a hundred times what the
+filter spends on it, so every ``replay_every``-th game kept (in file order) is replayed;
+one with an illegal or unreadable move is dropped (``illegal``). The sample measures how
+often the dump's games are illegal (``legality`` in the statistics) at a cost of about one
+percent; the share found fails the job above ``max_bad_share`` too.
+
 Speed: a Lichess month holds tens of millions of games, so the filter judges the common
 case (plain ASCII, one tag per line, one-line movetext) on the raw bytes of whole-game
 chunks, and hands anything else to the reference reader of :mod:`pgn_stream`, whose
@@ -13,6 +23,7 @@ decisions it reproduces exactly (``drop_reason`` is the rule both apply).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -24,7 +35,8 @@ from typing import Mapping, TextIO
 
 from .distinct_players import DistinctPlayers
 from .files import atomic_binary, write_json
-from .pgn_stream import RawGame, blocks, decode_chunk, games_of_blocks, iter_chunks
+from .pgn_stream import DumpError, RawGame, decoded_blocks, games_of_blocks, iter_chunks
+from .pgn_text import movetext_to_text, replay
 
 RESULTS = {"1-0", "0-1", "1/2-1/2"}
 STANDARD = ("Standard", "From Position")  # Variant values that are standard chess
@@ -45,6 +57,30 @@ def drop_reason(tags: Mapping[str, str], malformed: str, movetext: str = "1.") -
     white, black = tags.get("WhiteElo", "?"), tags.get("BlackElo", "?")
     if not (white.isdigit() and black.isdigit()):
         return "unrated"
+    return ""
+
+
+#: Drop reasons of bytes that are not text: they count against ``max_bad_share``.
+BAD_BYTES = ("not_utf8", "binary")
+
+
+def game_drop_reason(game: RawGame) -> str:
+    """:func:`drop_reason` for a game of the reference reader, whose bytes may not be text.
+
+    Bad bytes come first: tags or moves read through U+FFFD cannot be trusted. A block of
+    them with no header before it is not a game at all but a run of garbage (``binary``).
+    """
+    if game.bad_bytes:
+        return "not_utf8" if game.header else "binary"
+    return drop_reason(game.tags, game.malformed, game.movetext)
+
+
+def illegal_move(movetext: str) -> str:
+    """Why a kept game's moves cannot be played from the start ("" when they all can)."""
+    try:
+        replay(movetext_to_text(movetext))
+    except ValueError as exc:
+        return str(exc)
     return ""
 
 
@@ -72,11 +108,35 @@ class _Tally:
     examples: dict[str, str] = field(default_factory=dict)
     players: DistinctPlayers = field(default_factory=DistinctPlayers)
     read: int = 0
+    replay_every: int = 0  # replay every this many games that fit a cap (0: none)
+    until_replay: int = 1  # games that fit a cap until the next replay
+    replayed: int = 0
 
     def drop(self, reason: str, line: int, why: str = "") -> None:
         self.dropped[reason] += 1
         if reason not in self.examples:
             self.examples[reason] = f"{self.dump}: line {line}: {why or reason}"
+
+    def due(self) -> bool:
+        """Count one game that fits a cap: True when it is one to replay.
+
+        The first such game of the file is replayed, then every ``replay_every``-th after
+        it: the turn goes by the order of such games in the file, so the fast and the
+        reference path (and any chunk size) replay the same games.
+        """
+        self.until_replay -= 1
+        if self.until_replay:
+            return False
+        self.until_replay = self.replay_every
+        return True
+
+    def illegal(self, movetext: str, line: int) -> bool:
+        """Replay a game's moves; count and drop it (True) when one is illegal or unreadable."""
+        self.replayed += 1
+        why = illegal_move(movetext)
+        if why:
+            self.drop("illegal", line, why)
+        return bool(why)
 
     def keep(self, top: int, text: bytes, white: bytes, black: bytes) -> None:
         for cap in self.caps:
@@ -92,11 +152,14 @@ class _Tally:
     def account(self, game: RawGame) -> None:
         """Judge one game read by the reference reader (the path for anything unusual)."""
         self.read += 1
-        reason = drop_reason(game.tags, game.malformed, game.movetext)
+        reason = game_drop_reason(game)
         if reason:
-            self.drop(reason, game.line, game.malformed)
+            self.drop(reason, game.line, game.bad_bytes or game.malformed)
             return
         top = max(int(game.tags["WhiteElo"]), int(game.tags["BlackElo"]))
+        if (self.replay_every and top <= self.caps[-1] and self.due()
+                and self.illegal(game.movetext, game.line)):
+            return
         self.keep(top, game.text().encode(), game.tags.get("White", "").encode(),
                   game.tags.get("Black", "").encode())
 
@@ -108,6 +171,13 @@ def _value(piece: bytes, key: bytes, start: int, end: int) -> bytes | None:
         return None
     stop = piece.find(b"\n", at + 1, end)
     return piece[at + len(key):(end if stop < 0 else stop) - 2]
+
+
+def _movetext(raw: bytes) -> str:
+    """A fast-path game's movetext as the reference reader gives it (lines joined by a space)."""
+    text = raw.decode("utf-8")
+    return text.strip() if "\n" not in text else " ".join(
+        part.strip() for part in text.split("\n") if part.strip())
 
 
 def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
@@ -139,10 +209,11 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
 
     def reference(start: int, stop: int) -> None:
         at = line_at(start)
-        for game in games_of_blocks(blocks(decode_chunk(tally.dump, chunk[start:stop], at), at)):
+        for game in games_of_blocks(decoded_blocks(chunk[start:stop], at)):
             tally.account(game)
 
     last_cap = tally.caps[-1]
+    replaying = tally.replay_every > 0
     value = _value
     read = 0  # games judged on the fast path (the reference path counts its own)
     pos = 0
@@ -174,8 +245,10 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
         if non_ascii and not (header := chunk[pos:head_end]).isascii():
             try:
                 header.decode("utf-8")
-            except UnicodeDecodeError:  # the line number is counted only now: counting is not free
-                decode_chunk(tally.dump, header, line_at(pos))  # raises, naming file and line
+            except UnicodeDecodeError:  # the reference path counts it, naming the line
+                reference(pos, moves_end)
+                pos = following
+                continue
         read += 1
         tags_at = pos - 1
         if ((moves_at + 1 == moves_end or chunk[moves_at + 1] != 46)  # 46 is ".": "1." starts no result
@@ -198,29 +271,36 @@ def _filter_chunk(chunk: bytes, first_line: int, tally: _Tally) -> None:
                 else:
                     tally.drop("unrated", line_at(pos))
             elif (top := max(int(white_elo), int(black_elo))) <= last_cap:
-                if chunk.find(b"\n", moves_at, moves_end) >= 0 or chunk[moves_end - 1] <= 32:
-                    moves = chunk[moves_at:moves_end]
-                    moves = b" ".join(part.strip() for part in moves.split(b"\n") if part.strip())
-                    text = chunk[pos:moves_at] + moves + b"\n\n"
-                elif following <= end:  # header, blank line, movetext on one line: the bytes as they stand
-                    text = chunk[pos:following]
-                else:  # the last game of a file that ends without a blank line
-                    text = chunk[pos:moves_end] + b"\n\n"
-                tally.keep(top, text, value(chunk, b'\n[White "', tags_at, head_end) or b"",
-                           value(chunk, b'\n[Black "', tags_at, head_end) or b"")
+                if not (replaying and tally.due()
+                        and tally.illegal(_movetext(chunk[moves_at:moves_end]), line_at(pos))):
+                    if chunk.find(b"\n", moves_at, moves_end) >= 0 or chunk[moves_end - 1] <= 32:
+                        moves = chunk[moves_at:moves_end]
+                        moves = b" ".join(part.strip() for part in moves.split(b"\n") if part.strip())
+                        text = chunk[pos:moves_at] + moves + b"\n\n"
+                    elif following <= end:  # header, blank line, movetext on one line: the bytes as they stand
+                        text = chunk[pos:following]
+                    else:  # the last game of a file that ends without a blank line
+                        text = chunk[pos:moves_end] + b"\n\n"
+                    tally.keep(top, text, value(chunk, b'\n[White "', tags_at, head_end) or b"",
+                               value(chunk, b'\n[Black "', tags_at, head_end) or b"")
         pos = following
     tally.read += read
 
 
 def filter_dump(dump: str | Path, outputs: Mapping[int, str | Path], stats_path: str | Path,
-                log: TextIO = sys.stderr, chunk: int = 1 << 22) -> dict[str, object]:
+                log: TextIO = sys.stderr, chunk: int = 1 << 22, *, max_bad_share: float = 0.01,
+                replay_every: int = 0) -> dict[str, object]:
     """Write the games of ``dump`` that fit each cap to ``outputs[cap]``; write statistics.
 
     One streaming pass: memory holds one chunk of the dump and the distinct players.
+    Games whose bytes are not text, and games of the legality sample (every
+    ``replay_every``-th game that fits a cap) with an illegal move, are dropped and counted.
+    When either share exceeds ``max_bad_share`` (config key ``filter.max_bad_share``), no
+    output is written and a :class:`DumpError` says why, with the statistics in the log.
     """
     caps = sorted(outputs)
     tally = _Tally(str(dump), caps, {cap: 0 for cap in caps}, {cap: 0 for cap in caps},
-                   {cap: [] for cap in caps})
+                   {cap: [] for cap in caps}, replay_every=replay_every, until_replay=1)
     started = time.monotonic()
     report_at = 200_000
     with ExitStack() as stack:
@@ -235,18 +315,50 @@ def filter_dump(dump: str | Path, outputs: Mapping[int, str | Path], stats_path:
                 rate = tally.read / (time.monotonic() - started)
                 print(f"[filter {Path(dump).name}] {tally.read} games read, {rate:.0f} games/s",
                       file=log, flush=True)
-    players = tally.players.count_at_most(caps)
-    stats = {
-        "dump": str(dump),
-        "games_read": tally.read,
-        "kept_per_cap": {str(cap): tally.kept[cap] for cap in caps},
-        "dropped": dict(sorted(tally.dropped.items())),
-        "dropped_examples": tally.examples,
-        "best_rating_per_cap": {str(cap): tally.best[cap] for cap in caps},
-        "players_per_cap": {str(cap): players[cap] for cap in caps},
-        "seconds": round(time.monotonic() - started, 3),
-    }
+        players = tally.players.count_at_most(caps)
+        stats = {
+            "dump": str(dump),
+            "games_read": tally.read,
+            "kept_per_cap": {str(cap): tally.kept[cap] for cap in caps},
+            "dropped": dict(sorted(tally.dropped.items())),
+            "dropped_examples": tally.examples,
+            "best_rating_per_cap": {str(cap): tally.best[cap] for cap in caps},
+            "players_per_cap": {str(cap): players[cap] for cap in caps},
+            "legality": {"replay_every": replay_every, "replayed": tally.replayed,
+                         "illegal": tally.dropped["illegal"]},
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        _refuse_a_damaged_dump(stats, tally, max_bad_share, log)
     write_json(stats_path, stats)
+    if tally.dropped["illegal"]:
+        print(f"[filter {Path(dump).name}] {tally.dropped['illegal']} of {tally.replayed} games replayed "
+              f"had an illegal move and were dropped; the games not replayed were kept unchecked",
+              file=log, flush=True)
     print(f"[filter {Path(dump).name}] done: {tally.read} read, kept {stats['kept_per_cap']}, "
           f"dropped {stats['dropped']}", file=log, flush=True)
     return stats
+
+
+def _refuse_a_damaged_dump(stats: dict[str, object], tally: _Tally, max_bad_share: float,
+                           log: TextIO) -> None:
+    """Raise when bad bytes or illegal games exceed ``max_bad_share`` (before any output exists).
+
+    A few damaged games cost those games; many say the file is not what it should be (another
+    encoding, a damaged download, not PGN at all), and training on the rest would hide it.
+    """
+    bad = sum(tally.dropped[reason] for reason in BAD_BYTES)
+    problems = []
+    if tally.read and bad / tally.read > max_bad_share:
+        first = next(tally.examples[r] for r in BAD_BYTES if r in tally.examples)
+        problems.append(f"{bad} of {tally.read} games ({bad / tally.read:.2%}) are not UTF-8 text "
+                        f"(first: {first})")
+    illegal = tally.dropped["illegal"]
+    if tally.replayed and illegal / tally.replayed > max_bad_share:
+        problems.append(f"{illegal} of the {tally.replayed} games replayed ({illegal / tally.replayed:.2%}) "
+                        f"have an illegal move (first: {tally.examples['illegal']})")
+    if problems:
+        print(json.dumps(stats, indent=2), file=log, flush=True)
+        raise DumpError(f"{tally.dump}: {'; '.join(problems)}: more than filter.max_bad_share = "
+                        f"{max_bad_share:g} of the games, so no output was written (statistics in the "
+                        f"log). If the file is the right one and those games may be dropped, raise "
+                        f"filter.max_bad_share in the config.")

@@ -37,6 +37,7 @@ class RawGame:
     movetext: str
     line: int            # line number of the game's first header line
     malformed: str = ""  # non-empty: why the game cannot be trusted
+    bad_bytes: str = ""  # non-empty: where its bytes are not UTF-8 (the text holds U+FFFD there)
 
     def text(self) -> str:
         """The game as PGN, ready to be written to another dump."""
@@ -103,6 +104,37 @@ def decode_chunk(path: str | Path, piece: bytes, line: int) -> str:
         raise DumpError(f"{path}: not UTF-8 text at line {bad_line}: {exc}") from exc
 
 
+def decoded_blocks(piece: bytes, line: int) -> Iterator[tuple[str, int, str]]:
+    """The blocks of :func:`blocks` read from bytes, each with why it is not text ("" when it is).
+
+    One byte that is not UTF-8 must cost one game, not the dump (a Lichess month is 30 GB).
+    The piece is decoded whole when it can be (the common case); otherwise block by block:
+    UTF-8 never uses the byte ``\n`` inside a character, so splitting the bytes at blank
+    lines gives exactly the blocks that splitting the text would. A block that is not UTF-8
+    is decoded with U+FFFD in place of its bad bytes and comes with the line they are on.
+    """
+    try:
+        text = piece.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        for block, at in blocks(text, line):
+            yield block, at, ""
+        return
+    for raw in piece.split(b"\n\n"):
+        stripped = raw.strip(b"\n")
+        start = line + (len(raw) - len(raw.lstrip(b"\n")))
+        try:
+            block, bad = stripped.decode("utf-8"), ""
+        except UnicodeDecodeError as exc:
+            block = stripped.decode("utf-8", errors="replace")
+            at = start + stripped.count(b"\n", 0, exc.start)
+            bad = f"not UTF-8 text at line {at} (byte 0x{stripped[exc.start]:02x})"
+        if bad or block.strip():
+            yield block, start, bad
+        line += raw.count(b"\n") + 2
+
+
 def blocks(text: str, line: int) -> Iterator[tuple[str, int]]:
     """Blank-line separated blocks of ``text``, each with the line number it starts at."""
     for block in text.split("\n\n"):
@@ -124,28 +156,32 @@ def _header(block: str, line: int) -> tuple[dict[str, str], str]:
     return dict(pairs), ""
 
 
-def games_of_blocks(pieces: Iterable[tuple[str, int]]) -> Iterator[RawGame]:
+def games_of_blocks(pieces: Iterable[tuple[str, int] | tuple[str, int, str]]) -> Iterator[RawGame]:
     """Assemble blocks into games.
 
     A game is a block of header lines followed by a block of movetext; a header block
     followed directly by another one is a game without moves (reported as malformed, never
-    merged with the next game).
+    merged with the next game). Blocks from :func:`decoded_blocks` carry a third item, why
+    their bytes are not text; a game with such a block says so in ``bad_bytes``.
     """
     pending: RawGame | None = None
-    for block, line in pieces:
+    for piece in pieces:
+        block, line = piece[0], piece[1]
+        bad = piece[2] if len(piece) > 2 else ""
         if block[0] == "[":
             if pending is not None:
                 pending.malformed = pending.malformed or "no movetext"
                 yield pending
             tags, malformed = _header(block, line)
-            pending = RawGame(tags, block + "\n", "", line, malformed)
+            pending = RawGame(tags, block + "\n", "", line, malformed, bad)
             continue
         movetext = block.strip() if "\n" not in block else " ".join(
             part.strip() for part in block.split("\n") if part.strip())
         if pending is None:  # movetext without headers
-            yield RawGame({}, "", movetext, line, f"movetext without headers at line {line}")
+            yield RawGame({}, "", movetext, line, f"movetext without headers at line {line}", bad)
             continue
         pending.movetext = movetext
+        pending.bad_bytes = pending.bad_bytes or bad
         yield pending
         pending = None
     if pending is not None:

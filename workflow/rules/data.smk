@@ -9,6 +9,8 @@ rule filter_dump:
         stats="results/data/{dump}/filter_stats.json",
     params:
         caps=CAPS,
+        max_bad_share=config["filter"]["max_bad_share"],
+        replay_every=config["filter"]["replay_every"],
     conda:
         "../../envs/transcendence.yaml"
     log:
