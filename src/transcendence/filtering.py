@@ -326,8 +326,7 @@ def filter_dump(dump: str | Path, outputs: Mapping[int, str | Path], stats_path:
             "players_per_cap": {str(cap): players[cap] for cap in caps},
             "legality": {"replay_every": replay_every, "replayed": tally.replayed,
                          "illegal": tally.dropped["illegal"]},
-            "seconds": round(time.monotonic() - started, 3),
-        }
+        }  # no timings: DVC hashes this file, and re-running the same work must not change it
         _refuse_a_damaged_dump(stats, tally, max_bad_share, log)
     write_json(stats_path, stats)
     if tally.dropped["illegal"]:
@@ -335,7 +334,7 @@ def filter_dump(dump: str | Path, outputs: Mapping[int, str | Path], stats_path:
               f"had an illegal move and were dropped; the games not replayed were kept unchecked",
               file=log, flush=True)
     print(f"[filter {Path(dump).name}] done: {tally.read} read, kept {stats['kept_per_cap']}, "
-          f"dropped {stats['dropped']}", file=log, flush=True)
+          f"dropped {stats['dropped']}, {time.monotonic() - started:.1f}s", file=log, flush=True)
     return stats
 
 

@@ -26,7 +26,7 @@ import chess
 import chess.engine
 
 from .files import atomic_text
-from .uci import UciEngine
+from .uci import UciEngine, stop_engines_on_sigterm
 
 ENGINE_OPTIONS = {"Threads": 1, "Hash": 16}
 
@@ -130,8 +130,8 @@ def analyse_positions(fens: Sequence[str], *, engine_path: str, limit: Mapping[s
                 json.dump({"fen": fen, "limit": dict(limit), "engine": engine_id, "lines": found}, fh)
             return fen, found
 
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        try:  # SIGTERM kills the engines at once (a search has a deadline; a stopping job should not wait for it)
+            with stop_engines_on_sigterm(), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
                 for done, (fen, found) in enumerate(pool.map(search, todo), 1):
                     lines[fen] = found
                     if log is not None and (done % 50 == 0 or done == len(todo)):
