@@ -5,7 +5,9 @@ import copy
 import hashlib
 import json
 import os
+import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import min_version, validate
 
@@ -24,6 +26,16 @@ if workflow.overwrite_configfiles:
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 
+# Schema errors one line each (an unknown key with the keys allowed there), rules across keys,
+# and the engine (it must exist and answer `uci`), before any job: see config_check.py.
+sys.path.insert(0, os.path.join(workflow.basedir, "src"))
+from transcendence.config_check import ConfigError, check_config
+
+try:  # a cluster job's own Snakemake skips the engine: it was checked when the run started
+    check_config(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
+                 engine=workflow.is_main_process)
+except ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
 validate(config, "workflow/schemas/config.schema.yaml")
 
 # Which configuration runs, with a fingerprint of its validated content (sha256 of its JSON,

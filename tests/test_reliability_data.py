@@ -117,3 +117,71 @@ def test_the_log_of_a_killed_attempt_is_kept_when_the_job_runs_again(tmp_path):
     text = log.read_text()
     assert text.index("attempt first started") < text.index("did not finish") < text.index("attempt second done"), text
     assert not (tmp_path / "logs" / "job.log.unfinished").exists()
+
+
+# --- 5. errors found late: checked at start-up, naming the key -----------------------------------
+
+def _smoke() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+
+
+def _start(tmp_path, cfg: dict, *args: str) -> subprocess.CompletedProcess:
+    """A real Snakemake start on ``cfg`` in ``tmp_path``; asserts it stopped before any job."""
+    import yaml
+
+    from .conftest import snakemake
+
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake(*args, "--configfile", str(path), workdir=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out[-3000:]
+    assert "config validation failed" in out, out[-3000:]
+    assert "Job stats" not in out and not (tmp_path / "results").exists()
+    return proc
+
+
+def test_an_unknown_key_is_one_line_with_the_keys_allowed(tmp_path):
+    cfg = _smoke()
+    cfg["train"]["learning_rat"] = 0.1
+    proc = _start(tmp_path, cfg, "--cores", "1")
+    out = proc.stdout + proc.stderr
+    assert "train: unknown key 'learning_rat'; allowed: batch_size, " in out and "learning_rate" in out
+    assert len(out.splitlines()) < 30, f"{len(out.splitlines())} lines:\n{out[:3000]}"   # not the schema
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"model": {"n_embd": 30, "n_head": 4}}, "model.n_embd (30) must be a multiple of model.n_head (4)"),
+    ({"train": {"gpus": 2, "grad_accum": 3}}, "train.grad_accum (3) must be a multiple of train.gpus (2)"),
+    ({"train_overrides": {"400": {"gpus": 4}}}, "train_overrides.400.grad_accum (1) must be a multiple of"),
+])
+def test_cross_key_rules_fail_at_start_naming_the_key(tmp_path, change, needle):
+    cfg = _smoke()
+    for section, values in change.items():
+        cfg[section] = {**cfg[section], **values}
+    proc = _start(tmp_path, cfg, "-n")          # even the dry run: before, it passed and train failed hours later
+    assert needle in proc.stdout + proc.stderr
+
+
+def test_cross_key_rules_of_the_text_model_skip_a_board_model():
+    from transcendence.config_check import cross_key_problems
+
+    cfg = _smoke()
+    cfg["model"] = {**cfg["model"], "n_embd": 30, "n_head": 4}
+    assert cross_key_problems(cfg) and not cross_key_problems({**cfg, "model": {**cfg["model"], "family": "board"}})
+
+
+def test_an_engine_that_does_not_exist_fails_the_dry_run(tmp_path):
+    proc = _start(tmp_path, {**_smoke(), "engine": "/nonexistent"}, "-n")
+    assert "engine: chess engine '/nonexistent' not found" in proc.stdout + proc.stderr
+
+
+def test_an_engine_that_does_not_answer_uci_fails_the_dry_run(tmp_path):
+    fake = tmp_path / "not-an-engine"
+    fake.write_text("#!/bin/sh\necho 'Hello, I am a shell script'\nexit 3\n")
+    fake.chmod(0o755)
+    proc = _start(tmp_path, {**_smoke(), "engine": str(fake)}, "-n")
+    assert (f"engine: {fake} is not a UCI engine: asked 'uci', it said 'Hello, I am a shell script' "
+            f"and exited with status 3") in proc.stdout + proc.stderr
