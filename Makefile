@@ -17,7 +17,7 @@ DVC = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc
 SNAKEMAKE_AGREES = { $(DVC) status --quiet || { echo "dvc status: results differ from dvc.lock; not marking them up to date" >&2; exit 1; }; } \
 	&& $(BIN)/snakemake --touch --cores 1 --configfile $(CONFIG) --quiet
 
-.PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure clean dvc.yaml restore
+.PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure report clean dvc.yaml restore
 
 # Snakemake runs the study. In a git clone it is also told to re-run what DVC finds stale
 # (DVC hashes the scripts and modules, Snakemake does not), and DVC then records in dvc.lock
@@ -64,8 +64,15 @@ dry-run-paper: setup
 readme-figure: results/figures/figure1.png
 	cp $< docs/figure1-default.png
 
+# Snakemake's self-contained HTML report of CONFIG's results (after `make reproduce`): Figure 1,
+# the ratings table, the analyses, and for every file the rule, parameters and code behind it.
+report: setup
+	$(BIN)/snakemake --report results/report.html --configfile $(CONFIG)
+
+# Every result, and Snakemake's records; results/README.md is tracked and stays.
 clean:
-	rm -rf results/* .snakemake
+	if [ -d results ]; then find results -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +; fi
+	rm -rf .snakemake
 
 # gpu-bundle/: wheels, Debian's Stockfish and the Lichess sample that benchmarks/gpu_check.sh
 # needs on a lent GPU machine without network (benchmarks/README.md says how to run it there).

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ import yaml
 
 from transcendence import dvc_stages
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_repository
 
 pytestmark = pytest.mark.slow
 
@@ -110,16 +109,9 @@ def numbers(path: Path, prefix: str = "") -> dict[str, float]:
 @pytest.fixture(scope="module")
 def study(tmp_path_factory) -> dict:
     """A git repository of the project where `make reproduce` ran on the smoke config."""
-    repo = tmp_path_factory.mktemp("provenance") / "study"
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, listed):
-        source, target = ROOT / name, repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            target.symlink_to(os.readlink(source))
-        elif source.is_file():
-            shutil.copy2(source, target)
+    # What a fresh clone holds, whatever the user's working tree has (a dvc.lock or results
+    # from `make reproduce` there would be another configuration's).
+    repo = copy_repository(tmp_path_factory.mktemp("provenance") / "study")
     sh("git", "init", "-q", cwd=repo)
     make(repo, "dvc.yaml")
     commit(repo, "the study, dvc.yaml for the smoke config")
