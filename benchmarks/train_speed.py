@@ -138,7 +138,10 @@ def main() -> None:
         raise SystemExit("--device cuda, but torch sees no CUDA device")
     config_path = args.config or ROOT / "config" / ("paper.yaml" if device.type == "cuda" else "config.yaml")
     config = yaml.safe_load(config_path.read_text())
-    model_cfg = GPTConfig(**config["model"])
+    if config["model"].get("family", "text") != "text":
+        raise SystemExit(f"{config_path} trains the {config['model']['family']!r} model family; this benchmark "
+                         "measures the text family: give --config config/paper.yaml (or config/smoke.yaml)")
+    model_cfg = GPTConfig(**{k: v for k, v in config["model"].items() if k != "family"})
     train_cfg = dict(config["train"], device=args.device)
     if args.batch_size:
         train_cfg["batch_size"] = args.batch_size

@@ -155,6 +155,18 @@ def test_tiny_check_runs_every_section_and_reports_sane_numbers(tiny_run):
     assert ev["legal_moves"]["batched"]["illegal_tries_per_game"] == 0
     assert ev["legal_moves"]["batched"]["plies_per_game"] > 0
 
+    board = s["board"]
+    if board["status"] == "todo":  # the board family's package is not complete in this checkout
+        assert "not measured" in board["reason"]
+        return
+    assert board["positions"]["train"] > 0 and board["train"]["steps"] == 6
+    assert board["train"]["positions_per_s"] == pytest.approx(6 * 32 / board["train"]["seconds"], rel=0.01, abs=1)
+    for player in ("batched", "naive"):
+        x = board["eval"][player]
+        assert x["illegal_tries_per_game"] == 0 and "forfeit" not in x["terminations"]  # legal moves only
+        assert sum(x["terminations"].values()) == x["games"] and x["plies_per_game"] > 0
+    assert board["eval"]["batched"]["games"] == 4
+
 
 def test_tiny_check_writes_the_markdown_and_logs(tiny_run):
     report = json.loads((tiny_run / "gpu_check.json").read_text())
