@@ -58,14 +58,17 @@ def test_untrained_model_forfeits_under_the_paper_protocol(model_path, tmp_path)
             assert int(r["illegal_tries"]) >= 5 and float(r["model_score"]) == 0.0
 
 
-def test_same_seed_same_games_and_resume_does_not_replay(model_path, tmp_path):
+def test_same_seed_same_games_and_unfingerprinted_partials_are_replayed(model_path, tmp_path):
+    """Partial files that do not say what played them (here: a finished shard's outputs
+    renamed) are replayed, not trusted; the games are the same. Resuming a killed shard of
+    the same work: tests/test_reliability_engines.py."""
     a, b = tmp_path / "a", tmp_path / "b"
     _, rows_a = shard(model_path, a, "legal_moves")
-    # Interrupted shard: two games finished, then killed; the resumed run plays only the rest.
-    _, partial = shard(model_path, b, "legal_moves", games=2)
+    shard(model_path, b, "legal_moves", games=2)
     (b / "g.pgn").rename(b / "g.pgn.partial")
     (b / "g.csv").rename(b / "g.csv.partial")
-    _, rows_b = shard(model_path, b, "legal_moves")
+    summary, rows_b = shard(model_path, b, "legal_moves")
+    assert summary["played"] == 4
     assert rows_a == rows_b
     assert (a / "g.pgn").read_text() == (b / "g.pgn").read_text()
 

@@ -11,8 +11,9 @@ which at the paper's Skill Levels (the move is picked at depth 2-6) hardly matte
 
 We first gave every game in flight its own process, cleared once per game; starting a
 Stockfish process (loading its network, ~0.2 CPU-seconds and ~90 MB) then cost more than
-the clearing it saved. A process that dies is restarted (``UciEngine.best_move``) and asked
-again from the same position; the count is reported per move, and so per game.
+the clearing it saved. A process that dies, or misses its deadline, is restarted
+(``UciEngine``) and asked again from the same position; the count is reported per move, and
+so per game.
 """
 
 from __future__ import annotations
@@ -21,16 +22,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from queue import SimpleQueue
 from typing import Mapping, Sequence
 
-from .uci import UciEngine
+from .uci import SEARCH_MARGIN, UciEngine
 
 
 class EnginePool:
     """``workers`` engine processes with the same options; ``submit`` runs a search on an idle one."""
 
-    def __init__(self, path: str, options: Mapping[str, object], workers: int) -> None:
+    def __init__(self, path: str, options: Mapping[str, object], workers: int, *,
+                 search_margin: float = SEARCH_MARGIN, max_failures: int = 3) -> None:
         workers = max(1, workers)
         with ThreadPoolExecutor(max_workers=workers) as starter:  # starting mostly waits: overlap
-            starts = [starter.submit(UciEngine, path, options=dict(options)) for _ in range(workers)]
+            starts = [starter.submit(UciEngine, path, options=dict(options), search_margin=search_margin,
+                                     max_failures=max_failures) for _ in range(workers)]
         failed = [f.exception() for f in starts if f.exception() is not None]
         if failed:
             for f in starts:
@@ -52,10 +55,7 @@ class EnginePool:
         engine = self._idle.get()
         try:
             before = engine.restarts
-            try:
-                engine.new_game()
-            except (OSError, ValueError, RuntimeError):
-                pass  # a dead process: best_move restarts it (and counts the restart)
+            engine.new_game()  # a dead or silent process is restarted here (and counted)
             move = engine.best_move(moves_uci, limit)
             return move, engine.restarts - before
         finally:
@@ -73,6 +73,11 @@ class EnginePool:
     def __enter__(self) -> "EnginePool":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is not None:
+            # Failing or stopping: kill the engines first, so a search in flight ends now
+            # (its thread sees the process gone) instead of at its deadline.
+            for engine in self._engines:
+                engine.interrupt()
         self._threads.shutdown(wait=True, cancel_futures=True)
         self.close()

@@ -15,11 +15,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 from .files import atomic_path  # noqa: E402
 
 
+# Metadata that would make two drawings of the same figure differ (DVC hashes the files):
+# matplotlib stamps a PDF with its creation date and an SVG with a date; None leaves it out.
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+
+
 def _save(fig, outputs: Sequence[str | Path]) -> None:
-    """Write the figure to each output (format from the suffix), atomically, and close it."""
+    """Write the figure to each output (format from the suffix), atomically, and close it.
+
+    No creation date is written, so the same figure is the same bytes on every run.
+    """
     for out in outputs:
+        kind = Path(out).suffix.lstrip(".")
         with atomic_path(out) as tmp:
-            fig.savefig(tmp, format=Path(out).suffix.lstrip("."), dpi=150)
+            fig.savefig(tmp, format=kind, dpi=150, metadata=_NO_DATE.get(kind))
     plt.close(fig)
 
 

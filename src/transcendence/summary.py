@@ -28,11 +28,33 @@ COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins",
            "mean_illegal_tries", "mode", "engine", "anchors", "verdict"]
 
 
+# The evaluation table's fields the ratings read, and the type each must parse as.
+_FIELDS = {"game": int, "cap": int, "temperature": float, "model_score": float, "opponent_rating": float,
+           "forfeit": int, "illegal_tries": int, "opponent": str, "mode": str, "engine": str}
+
+
 def read_tables(paths: Iterable[str | Path]) -> list[dict[str, str]]:
+    """Every row of the evaluation tables, each checked to hold the fields the ratings read.
+
+    A row that does not (a torn line, a hand edit) stops the stage with its file and line,
+    rather than as a bare ``int()`` error later, from a row no message could locate.
+    """
     rows: list[dict[str, str]] = []
     for path in paths:
-        with open(path, newline="") as fh:
-            rows.extend(csv.DictReader(fh))
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            for row in reader:
+                for name, kind in _FIELDS.items():
+                    value = row.get(name)
+                    try:
+                        if value is None:
+                            raise ValueError
+                        kind(value)
+                    except ValueError:
+                        raise ValueError(f"{path}, line {reader.line_num}: field {name!r} is {value!r}, "
+                                         f"not {'a number' if kind is not str else 'present'}; "
+                                         "re-run that evaluation shard") from None
+                rows.append(row)
     return rows
 
 

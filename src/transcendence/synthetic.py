@@ -16,12 +16,19 @@ position alone), so where mistakes are frequent the majority plays the mistake a
 majority vote cannot remove it.
 
 Every game draws its random choices from a generator seeded by (seed, shard, game), and the
-engine's hash is cleared before each game, so a shard is reproducible for a seed.
+engine's hash is cleared before each game, so a shard is reproducible for a seed. That also
+lets a killed shard resume: finished games are appended (and synced) to ``<out>.partial``
+beside a fingerprint of what decides them (players, limit, plies, mistakes, seed, shard,
+engine and options); a re-run of the same work keeps them and plays on from the next game,
+other work's partial file is discarded with a log line, and the compressed dump is written
+from the whole text at the end, so it is the same bytes as a run that never stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import random
 import sys
 import time
@@ -31,8 +38,8 @@ from typing import Callable, Mapping, Sequence, TextIO
 
 import chess
 
-from .files import atomic_text
-from .uci import UciEngine
+from .files import atomic_text, write_json
+from .uci import SEARCH_MARGIN, UciEngine, stop_engines_on_sigterm
 
 
 PERSONAS = ("uniform", "captures", "pawns")
@@ -141,54 +148,117 @@ def format_pgn(headers: Mapping[str, str], sans: Sequence[str], result: str) -> 
     return head + "\n" + " ".join(parts) + "\n\n"
 
 
+ENGINE_OPTIONS = {"Threads": 1, "Hash": 16}
+
+
+def _finished_games(partial: Path, n_games: int) -> list[str]:
+    """The complete games of a killed run's partial file, at most ``n_games``.
+
+    A game is headers, a blank line, one movetext line and a blank line, so the text splits
+    into (headers, movetext) block pairs; a torn last game (the run died while writing it)
+    has no closing blank line and is dropped.
+    """
+    text = partial.read_text(encoding="utf-8", errors="replace")
+    end = text.rfind("\n\n")
+    blocks = text[:end].split("\n\n") if end >= 0 else []
+    games = [blocks[2 * i] + "\n\n" + blocks[2 * i + 1] + "\n\n" for i in range(len(blocks) // 2)]
+    return games[:n_games]
+
+
+def _game_counts(text: str) -> tuple[str, int]:
+    """(result, plies) of one game written by :func:`format_pgn`."""
+    headers, movetext = text.split("\n\n")[:2]
+    result = headers.split('[Result "', 1)[1].split('"', 1)[0]
+    plies = sum(1 for token in movetext.split()[:-1] if not token.endswith("."))
+    return result, plies
+
+
 def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, seed: int,
                    shard: int, engine_path: str, limit: Mapping[str, float],
-                   max_plies: int, mistakes: str = "independent",
+                   max_plies: int, mistakes: str = "independent", engine_margin: float = SEARCH_MARGIN,
                    log: TextIO = sys.stderr) -> dict[str, object]:
     """Write ``n_games`` games to ``out`` (``.pgn.zst``); return a summary for the log.
 
     Pairings and colours are random; both players of a game are distinct. ``mistakes`` is
-    ``independent`` or ``shared`` (see the module's docstring).
+    ``independent`` or ``shared`` (see the module's docstring). A killed run of the same
+    work resumes from its partial file; SIGTERM stops the engine and the job at once.
     """
     if len(players) < 2:
         raise ValueError("the synthetic population needs at least two players")
     if mistakes not in MISTAKES:
         raise ValueError(f"unknown mistakes mode {mistakes!r}; use one of {MISTAKES}")
     shared_seed = seed if mistakes == "shared" else None
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    stamp = out.with_name(out.name + ".partial.fingerprint.json")
     started = time.monotonic()
     results = {"1-0": 0, "0-1": 0, "1/2-1/2": 0}
     plies_total = 0
-    with UciEngine(engine_path, options={"Threads": 1, "Hash": 16}) as engine, atomic_text(out) as fh:
-        for game in range(n_games):
-            rng = random.Random(f"{seed}/{shard}/{game}")
-            white, black = rng.sample(list(players), 2)
-            sans, result, termination = play_game(white, black, rng, engine, limit, max_plies, shared_seed)
+    with stop_engines_on_sigterm(), \
+            UciEngine(engine_path, options=ENGINE_OPTIONS, search_margin=engine_margin) as engine:
+        fingerprint = json.loads(json.dumps({
+            "players": [vars(p) for p in players], "seed": seed, "shard": shard, "limit": dict(limit),
+            "max_plies": max_plies, "mistakes": mistakes, "engine": engine.name, "engine_options": ENGINE_OPTIONS,
+        }))
+        done: list[str] = []
+        if partial.exists():
+            try:
+                saved = json.loads(stamp.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                saved = None
+            if saved == fingerprint:
+                done = _finished_games(partial, n_games)
+                print(f"[games shard {shard}] resuming after {len(done)} finished games", file=log, flush=True)
+            else:
+                changed = "no readable fingerprint" if saved is None else "; ".join(
+                    f"{k}: {saved.get(k)!r} -> {fingerprint.get(k)!r}"
+                    for k in sorted(set(saved) | set(fingerprint)) if saved.get(k) != fingerprint.get(k))
+                print(f"[games shard {shard}] discarding {partial} of other work ({changed})", file=log, flush=True)
+        write_json(stamp, fingerprint)
+        with atomic_text(partial) as fh:  # exactly the kept games, without a torn tail
+            fh.writelines(done)
+        for text in done:
+            result, plies = _game_counts(text)
             results[result] += 1
-            plies_total += len(sans)
-            headers = {
-                "Event": "Rated synthetic game",
-                "Site": f"synthetic/{seed}/{shard}/{game}",
-                "Date": "????.??.??",
-                "Round": "-",
-                "White": white.name,
-                "Black": black.name,
-                "Result": result,
-                "WhiteElo": str(white.elo),
-                "BlackElo": str(black.elo),
-                "TimeControl": "-",
-                "Termination": termination,
-            }
-            fh.write(format_pgn(headers, sans, result))
-            done = game + 1
-            if done % 500 == 0 or done == n_games:
-                elapsed = time.monotonic() - started
-                eta = elapsed / done * (n_games - done)
-                print(f"[games shard {shard}] {done}/{n_games} games, {plies_total} plies, "
-                      f"{done / elapsed:.1f} games/s, ETA {eta:.0f}s", file=log, flush=True)
+            plies_total += plies
+        with open(partial, "a", encoding="utf-8", newline="\n") as fh:
+            for game in range(len(done), n_games):
+                rng = random.Random(f"{seed}/{shard}/{game}")
+                white, black = rng.sample(list(players), 2)
+                sans, result, termination = play_game(white, black, rng, engine, limit, max_plies, shared_seed)
+                results[result] += 1
+                plies_total += len(sans)
+                headers = {
+                    "Event": "Rated synthetic game",
+                    "Site": f"synthetic/{seed}/{shard}/{game}",
+                    "Date": "????.??.??",
+                    "Round": "-",
+                    "White": white.name,
+                    "Black": black.name,
+                    "Result": result,
+                    "WhiteElo": str(white.elo),
+                    "BlackElo": str(black.elo),
+                    "TimeControl": "-",
+                    "Termination": termination,
+                }
+                fh.write(format_pgn(headers, sans, result))
+                fh.flush()
+                os.fsync(fh.fileno())
+                done_now = game + 1
+                if done_now % 500 == 0 or done_now == n_games:
+                    elapsed = time.monotonic() - started
+                    played = done_now - len(done)
+                    eta = elapsed / played * (n_games - done_now)
+                    print(f"[games shard {shard}] {done_now}/{n_games} games, {plies_total} plies, "
+                          f"{played / elapsed:.1f} games/s, ETA {eta:.0f}s", file=log, flush=True)
         engine_name = engine.name
         restarts = engine.restarts
+    with atomic_text(out) as fh:  # one write of the whole text: the same bytes however it was played
+        fh.write(partial.read_text(encoding="utf-8"))
+    partial.unlink()
+    stamp.unlink()
     return {
-        "games": n_games, "results": results, "plies": plies_total,
+        "games": n_games, "resumed_after": len(done), "results": results, "plies": plies_total,
         "engine": engine_name, "engine_restarts": restarts, "limit": dict(limit), "mistakes": mistakes,
         "seconds": round(time.monotonic() - started, 2),
     }

@@ -330,7 +330,12 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
     if ranks.main:
         save_model(model_out, model, {"step": step, "seed": cfg.seed})
         checkpoint()
-        write_json(metrics_out, summary)
+        # Timings differ on every run and DVC hashes metrics.json: they go to timing.json
+        # beside it (no rule's output, so neither Snakemake nor DVC tracks it) and the log.
+        timing = ("tokens_per_s", "seconds")
+        write_json(metrics_out, {k: v for k, v in summary.items() if k not in timing})
+        write_json(Path(metrics_out).with_name("timing.json"), {k: summary[k] for k in timing})
+        print(f"[train] {summary['seconds']}s, {summary['tokens_per_s']} tokens/s", file=log, flush=True)
         if curves is not None:
             curves.close()
     return summary

@@ -128,11 +128,10 @@ def run_tsne(model_path: str | Path, games_pgn: str | Path, json_out: str | Path
         "win_probability_mean": float(win.mean()),
         "points": [{"game": p.game, "ply": p.ply, "fen": p.fen, "x": float(x), "y": float(y), "win": float(w)}
                    for p, (x, y), w in zip(chosen, xy, win)],
-        "seconds": round(time.monotonic() - started, 2),
     }
-    write_json(json_out, result)
+    write_json(json_out, result)  # no timings in it: DVC hashes it, and re-running the same work must not change it
     print(f"[tsne cap {cap}] {len(chosen)} positions, perplexity {used:g}; win probability predicted by "
           f"10 nearest neighbours: R^2 {_fmt(r2_map)} in the map, {_fmt(r2_hidden)} in the hidden space "
           f"(ply: {_fmt(r2_ply)} in the map) "
-          f"({result['seconds']} s)", file=log, flush=True)
+          f"({time.monotonic() - started:.1f} s)", file=log, flush=True)
     return result

@@ -1,22 +1,57 @@
-"""A minimal, fast UCI client for Stockfish.
+"""A minimal, fast UCI client for Stockfish, with a deadline on every reply.
 
 python-chess's engine module is general and asynchronous; generating tens of thousands of
 games at depth 1 spends most of its time in that machinery. This client speaks just the
-part of UCI the study needs (options, ``position``, ``go``, ``bestmove``) over a pipe, and
-restarts an engine process that dies so a long run loses nothing.
+part of UCI the study needs (options, ``position``, ``go``, ``bestmove``) over a pipe.
+
+Faults it survives, because a long run must lose nothing to one bad engine process:
+
+- a process that dies, or stops answering, is killed, restarted and asked again from the
+  same position. Every reply has a deadline: the handshake (``uci``, ``isready``) gets
+  ``reply_timeout`` seconds, a search the time its limit can take (:func:`search_timeout`)
+  plus ``search_margin``. Each restart is counted in ``restarts``, and the request gives up
+  only after ``max_failures`` failures in a row on that one request, so a long shard on a
+  flaky machine goes on while an engine that fails on every try still stops the job.
+- a job that receives SIGTERM (Snakemake stopping, a cluster's time limit) kills its engine
+  processes at once and exits (:func:`stop_engines_on_sigterm`), rather than leaving an
+  orphaned search running or waiting for one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import select
 import shutil
+import signal
 import subprocess
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence, TypeVar
+
+T = TypeVar("T")
+
+REPLY_TIMEOUT = 30.0   # seconds for uciok / readyok: Stockfish loads its network at start
+SEARCH_MARGIN = 30.0   # seconds beyond what a search limit can take (a loaded machine, a slow disk)
+
+# Engine processes alive in this interpreter, so that SIGTERM can kill every one of them.
+_LIVE: set[subprocess.Popen] = set()
+_LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set by SIGTERM: no engine is (re)started any more
 
 
 class EngineError(RuntimeError):
     """The engine is missing, misbehaves or dies repeatedly."""
+
+
+class EngineTimeout(EngineError):
+    """The engine did not answer within its deadline."""
+
+
+class EngineAnswerError(EngineError):
+    """The engine answered, but with something asking again cannot change (no move, no lines)."""
 
 
 def find_engine(name_or_path: str) -> str:
@@ -50,16 +85,80 @@ def go_command(limit: Mapping[str, float]) -> str:
     raise ValueError(f"unknown engine limit {kind!r}; use depth, nodes or time")
 
 
+def search_timeout(limit: Mapping[str, float], *, multipv: int = 1, margin: float = SEARCH_MARGIN) -> float:
+    """Seconds to wait for ``bestmove``: a generous bound on what the limit can take, plus ``margin``.
+
+    A time limit takes its time; a node limit at least 20,000 nodes/s (Stockfish searches
+    about a million per second on one thread); a depth limit 1 ms times 1.8 per ply (depth
+    10: 0.4 s, depth 20: 2 min), times the number of lines searched, since a depth
+    iteration searches each ``multipv`` line in turn.
+    """
+    go_command(limit)  # the same validation as the search itself
+    (kind, value), = limit.items()
+    if kind == "time":
+        expected = float(value)
+    elif kind == "nodes":
+        expected = float(value) / 20_000
+    else:
+        expected = 0.001 * 1.8 ** float(value) * max(1, multipv)
+    return expected + margin
+
+
+def kill_all_engines() -> None:
+    """Kill every engine process this interpreter started (SIGKILL: a hung one ignores ``quit``)."""
+    with _LIVE_LOCK:
+        procs = list(_LIVE)
+    for proc in procs:
+        with contextlib.suppress(OSError):
+            proc.kill()
+
+
+@contextlib.contextmanager
+def stop_engines_on_sigterm() -> Iterator[None]:
+    """Within this block, SIGTERM kills the engines and exits (status 143) at once.
+
+    Python's default would end this process but leave an engine that is hung, or busy in a
+    long search, running as an orphan; and a job that waited for its searches to finish
+    would not stop when Snakemake or the cluster asks it to. The exit runs the ``finally``
+    blocks and context managers above, so partial outputs stay as they were last flushed.
+    Only the main thread can install a handler; elsewhere the block changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        _STOPPING.set()
+        kill_all_engines()
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _STOPPING.clear()
+
+
 @dataclass
 class UciEngine:
-    """One engine process. Use as a context manager; ``restarts`` counts recoveries."""
+    """One engine process. Use as a context manager; ``restarts`` counts recoveries.
+
+    ``max_failures`` bounds the failures in a row (death, a missed deadline) on one request;
+    the count starts again with the next request, so ``restarts`` can grow without bound
+    over a long run while an engine that never answers still ends the job.
+    """
 
     path: str
     options: Mapping[str, object] = field(default_factory=dict)
-    max_restarts: int = 3
+    max_failures: int = 3
+    reply_timeout: float = REPLY_TIMEOUT
+    search_margin: float = SEARCH_MARGIN
     name: str = ""
     restarts: int = 0
     _proc: subprocess.Popen | None = field(default=None, repr=False)
+    _buffer: bytes = field(default=b"", repr=False)
+    _interrupted: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self.path = find_engine(self.path)
@@ -67,54 +166,126 @@ class UciEngine:
 
     # -- process management -------------------------------------------------------------
     def _start(self) -> None:
+        if _STOPPING.is_set() or self._interrupted:
+            raise EngineError(f"not starting engine {self.path}: the job is stopping")
         try:
-            self._proc = subprocess.Popen(
-                [self.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, text=True, bufsize=1,
-            )
+            self._proc = subprocess.Popen([self.path], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL, bufsize=0)
         except OSError as exc:
             raise EngineError(f"cannot start engine {self.path}: {exc}") from exc
-        self._send("uci")
-        for line in self._read_until("uciok"):
-            if line.startswith("id name "):
-                self.name = line[len("id name "):].strip()
-        for key, value in self.options.items():
-            if isinstance(value, bool):
-                value = "true" if value else "false"
-            self._send(f"setoption name {key} value {value}")
-        self.new_game()
+        with _LIVE_LOCK:
+            _LIVE.add(self._proc)
+        self._buffer = b""
+        try:
+            self._send("uci")
+            for line in self._read_until("uciok", self.reply_timeout):
+                if line.startswith("id name "):
+                    self.name = line[len("id name "):].strip()
+            for key, value in self.options.items():
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                self._send(f"setoption name {key} value {value}")
+            self._new_game()
+        except BaseException:
+            self._kill()
+            raise
 
     def _send(self, line: str) -> None:
-        assert self._proc is not None and self._proc.stdin is not None
-        self._proc.stdin.write(line + "\n")
+        if self._proc is None or self._proc.stdin is None:
+            raise EngineError(f"engine {self.path} is not running")
+        self._proc.stdin.write((line + "\n").encode())
         self._proc.stdin.flush()
 
-    def _read_until(self, prefix: str) -> list[str]:
-        assert self._proc is not None and self._proc.stdout is not None
+    def _read_until(self, prefix: str, timeout: float) -> list[str]:
+        """Lines up to and including the first that starts with ``prefix``, within ``timeout`` s."""
+        if self._proc is None or self._proc.stdout is None:
+            raise EngineError(f"engine {self.path} is not running")
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
         lines = []
         while True:
-            line = self._proc.stdout.readline()
-            if not line:
+            while b"\n" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\n", 1)
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                lines.append(line)
+                if line.startswith(prefix):
+                    return lines
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise EngineTimeout(f"engine {self.path} did not answer {prefix!r} within {timeout:.1f}s")
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                continue
+            data = os.read(fd, 65536)
+            if not data:
                 raise EngineError(f"engine {self.path} exited unexpectedly (waiting for {prefix!r})")
-            line = line.rstrip("\n")
-            lines.append(line)
-            if line.startswith(prefix):
-                return lines
+            self._buffer += data
+
+    def _kill(self) -> None:
+        """End the process now, whatever it is doing."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        with contextlib.suppress(OSError):
+            proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        for pipe in (proc.stdin, proc.stdout):
+            with contextlib.suppress(OSError):
+                if pipe is not None:
+                    pipe.close()
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+
+    def interrupt(self) -> None:
+        """Kill the process from another thread and let no request restart it: the thread
+        waiting on it sees it gone at once and gives up (its own cleanup closes the pipes)."""
+        self._interrupted = True
+        proc = self._proc
+        if proc is not None:
+            with contextlib.suppress(OSError):
+                proc.kill()
+
+    def _new_game(self) -> None:
+        self._send("ucinewgame")
+        self._send("isready")
+        self._read_until("readyok", self.reply_timeout)
+
+    def _retrying(self, what: str, attempt: Callable[[], T]) -> T:
+        """Run one request; on death or a missed deadline, restart the engine and try again,
+        up to ``max_failures`` failures in a row."""
+        failures = 0
+        while True:
+            try:
+                if self._proc is None:
+                    self._start()
+                return attempt()
+            except EngineAnswerError:
+                raise
+            except (EngineError, OSError) as exc:  # OSError: a broken pipe to a dead process
+                failures += 1
+                self._kill()
+                if _STOPPING.is_set() or self._interrupted:
+                    raise EngineError(f"engine {self.path} stopped: the job is stopping") from exc
+                if failures >= self.max_failures:
+                    raise EngineError(f"engine {self.path} failed {failures} times in a row on {what}; "
+                                      f"giving up (last: {exc})") from exc
+                self.restarts += 1
 
     def new_game(self) -> None:
         """Clear the hash between games, so each game depends only on its own moves."""
-        self._send("ucinewgame")
-        self._send("isready")
-        self._read_until("readyok")
+        self._retrying("ucinewgame", self._new_game)
 
     def close(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
+        """Ask the engine to quit; kill it if it does not within a few seconds (or at once
+        when the job is stopping)."""
+        if self._proc is not None and self._proc.poll() is None and not (_STOPPING.is_set() or self._interrupted):
             try:
                 self._send("quit")
-                self._proc.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self._proc.kill()
-        self._proc = None
+                self._proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired, EngineError):
+                pass
+        self._kill()
 
     def __enter__(self) -> "UciEngine":
         return self
@@ -126,26 +297,24 @@ class UciEngine:
     def best_move(self, moves_uci: Sequence[str], limit: Mapping[str, float], start_fen: str | None = None) -> str:
         """The engine's move (UCI notation) after ``moves_uci`` from the start position.
 
-        If the process has died, it is restarted and asked again from the same position,
-        up to ``max_restarts`` times in the engine's lifetime.
+        A process that dies or misses the search's deadline is restarted and asked again
+        from the same position (see the class).
         """
         position = f"position fen {start_fen}" if start_fen else "position startpos"
         if moves_uci:
             position += " moves " + " ".join(moves_uci)
         go = go_command(limit)
-        while True:
-            try:
-                self._send(position)
-                self._send(go)
-                line = self._read_until("bestmove")[-1]
-                move = line.split()[1]
-                if move in ("(none)", "0000"):
-                    raise EngineError(f"engine {self.path} has no move in position after {list(moves_uci)}")
-                return move
-            except (EngineError, BrokenPipeError, OSError) as exc:
-                if isinstance(exc, EngineError) and "has no move" in str(exc):
-                    raise
-                self._restart_after(exc)
+        timeout = search_timeout(limit, margin=self.search_margin)
+
+        def attempt() -> str:
+            self._send(position)
+            self._send(go)
+            move = self._read_until("bestmove", timeout)[-1].split()[1]
+            if move in ("(none)", "0000"):
+                raise EngineAnswerError(f"engine {self.path} has no move in position after {list(moves_uci)}")
+            return move
+
+        return self._retrying(f"the move after {len(moves_uci)} plies", attempt)
 
     # -- analysing ----------------------------------------------------------------------
     def analyse(self, fen: str, limit: Mapping[str, float], multipv: int = 1) -> list[tuple[str, str, int]]:
@@ -154,30 +323,21 @@ class UciEngine:
         Each line is (first move in UCI, ``"cp"`` or ``"mate"``, value), the score from the
         side to move's point of view, as the engine reported it at the deepest finished
         iteration. MultiPV is set back to 1 afterwards, so ``best_move`` is unaffected. A
-        dead process is restarted and asked again, as in ``best_move``.
+        dead or silent process is restarted and asked again, as in ``best_move``.
         """
         go = go_command(limit)
-        while True:
-            try:
-                self._send(f"setoption name MultiPV value {multipv}")
-                self._send(f"position fen {fen}")
-                self._send(go)
-                lines = self._read_until("bestmove")
-                if multipv != 1:
-                    self._send("setoption name MultiPV value 1")
-                return _ranked_lines(lines, fen)
-            except (BrokenPipeError, OSError, EngineError) as exc:
-                if isinstance(exc, EngineError) and "no lines" in str(exc):
-                    raise
-                self._restart_after(exc)
+        timeout = search_timeout(limit, multipv=multipv, margin=self.search_margin)
 
-    def _restart_after(self, exc: BaseException) -> None:
-        """Replace a dead or misbehaving process, or give up after ``max_restarts``."""
-        if self.restarts >= self.max_restarts:
-            raise EngineError(f"engine {self.path} died {self.restarts + 1} times; giving up") from exc
-        self.restarts += 1
-        self.close()
-        self._start()
+        def attempt() -> list[tuple[str, str, int]]:
+            self._send(f"setoption name MultiPV value {multipv}")
+            self._send(f"position fen {fen}")
+            self._send(go)
+            lines = self._read_until("bestmove", timeout)
+            if multipv != 1:
+                self._send("setoption name MultiPV value 1")
+            return _ranked_lines(lines, fen)
+
+        return self._retrying(f"the analysis of {fen}", attempt)
 
 
 def _ranked_lines(lines: Sequence[str], fen: str) -> list[tuple[str, str, int]]:
@@ -200,5 +360,5 @@ def _ranked_lines(lines: Sequence[str], fen: str) -> list[tuple[str, str, int]]:
             continue
         best[index] = (pv[0], kind, value, bound)
     if not best:
-        raise EngineError(f"engine reported no lines for {fen}")
+        raise EngineAnswerError(f"engine reported no lines for {fen}")
     return [best[i][:3] for i in sorted(best)]
