@@ -74,6 +74,7 @@ class BatchPolicy:
         self.device = next(model.parameters()).device
         self.temperature, self.mode, self.max_tries = temperature, mode, max_tries
         self.max_candidates = max_candidates
+        self.slots = slots
         self.context = model.config.block_size
         self.cache = SlotCache.empty(model, slots)
         self.ids: list[list[int]] = [[] for _ in range(slots)]        # tokens in each slot's cache

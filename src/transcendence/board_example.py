@@ -31,7 +31,7 @@ import torch
 
 from .diversity import count_positions
 from .files import atomic_text, write_json
-from .policy import ModelPolicy
+from .families import legal_move_scores
 from .train import load_model
 from .uci import find_engine
 
@@ -69,14 +69,14 @@ def board_example(model_path: str | Path, data_paths: Sequence[str | Path], *, p
     if not common:
         raise ValueError(f"no position of {[str(p) for p in data_paths]} is seen more than {min_count} "
                          f"times with two or more moves played; lower analysis.diversity.min_count")
-    policy = ModelPolicy(load_model(model_path), temperature=1.0, mode="legal_moves")
+    model = load_model(model_path)
     candidates = []
     for pos, moves in common:
         sans = list(counts.prefixes[pos])
         board = chess.Board()
         for san in sans:
             board.push_san(san)
-        legal, scores = policy.legal_move_scores(board, sans)
+        legal, scores = legal_move_scores(model, board, sans)
         majority_san = max(moves.items(), key=lambda kv: (kv[1], kv[0]))[0]
         majority = board.parse_san(majority_san)
         p1 = _probs(scores, 1.0)

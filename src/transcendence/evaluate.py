@@ -46,6 +46,7 @@ import chess
 import torch
 
 from .batch_policy import BatchPolicy, Request
+from .families import batch_policy, player_name
 from .engine_pool import EnginePool
 from .files import atomic_text, write_json
 from .synthetic import format_pgn
@@ -136,7 +137,7 @@ def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Opponent, gam
     model's turn). Every game depends only on its own seed and moves, never on this order.
     """
     queue = deque(games)
-    free = list(range(len(policy.ids)))[::-1]
+    free = list(range(policy.slots))[::-1]
     active: dict[int, Game] = {}
     searching: dict[Future, Game] = {}
 
@@ -352,7 +353,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
         todo = [Game(g, model_white=g % 2 == 0, seed=game_seed(seed, cap, temperature, opponent.name, g))
                 for g in range(games) if g not in done]
         slots = max(1, min(batch_games, len(todo)))
-        policy = BatchPolicy(model, slots=slots, temperature=temperature, mode=mode, max_tries=max_tries)
+        policy = batch_policy(model, slots=slots, temperature=temperature, mode=mode, max_tries=max_tries)
         started = time.monotonic()
         with open(pgn_part, "a", encoding="utf-8") as pgn_fh, \
                 open(table_part, "a", newline="", encoding="utf-8") as table_fh:
@@ -365,7 +366,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
             writer = csv.DictWriter(table_fh, fieldnames=COLUMNS)
             if not done_rows:
                 writer.writeheader()
-            model_name = f"chessformer-cap{cap}"
+            model_name = player_name(model, cap)
             finished = len(done_rows)
 
             def record(game: Game) -> None:

@@ -26,6 +26,7 @@ from .evaluate import game_seed
 from .figures import _save, plt
 from .files import atomic_text, write_json
 from .game_positions import model_positions, pick_positions
+from .families import context_of
 from .move_samples import PositionSampler
 from .move_values import analyse_positions
 
@@ -179,7 +180,7 @@ def run_favor(model_path: str | Path, games_pgn: str | Path, json_out: str | Pat
     # The threads run the engine pool; a tiny model on a busy CPU is faster on one thread.
     torch.set_num_threads(1)
     model = load_model(model_path, pick_device(device))
-    chosen = pick_positions(model_positions(games_pgn, model.config.block_size), positions,
+    chosen = pick_positions(model_positions(games_pgn, context_of(model)), positions,
                             game_seed(seed, "analysis positions", cap))
     if not chosen:
         raise ValueError(f"{games_pgn}: no position was put to the model")

@@ -21,7 +21,7 @@ from .pgn_stream import iter_games
 from .pgn_text import movetext_to_text, prompt_for, text_to_sans
 from .policy import MAX_MOVE_CHARS
 
-_MODEL_NAME = re.compile(r"^chessformer-cap\d+$")
+_MODEL_NAME = re.compile(r"^(chessformer|boardnet)-cap\d+$")   # families.player_name
 ASKED_AT_THE_END = ("forfeit", "resigned")   # evaluate's terminations where the model was to move
 
 
@@ -37,9 +37,10 @@ class Position:
         return prompt_for(list(self.sans))
 
 
-def model_positions(pgn: str | Path, context: int) -> list[Position]:
+def model_positions(pgn: str | Path, context: int | None) -> list[Position]:
     """Every position of the file's games that was put to the model, in game order: those
-    where it moved, and the last one of a game it forfeited or resigned."""
+    where it moved, and the last one of a game it forfeited or resigned. ``context`` None:
+    the model reads the board, and every position fits."""
     positions: list[Position] = []
     for index, game in enumerate(iter_games(pgn)):
         if game.malformed:
@@ -56,7 +57,7 @@ def model_positions(pgn: str | Path, context: int) -> list[Position]:
         asked_last = game.tags.get("Termination") in ASKED_AT_THE_END
         for ply, san in enumerate(sans + [None]):
             if board.turn == model_color and (san is not None or asked_last) and not board.is_game_over():
-                if len(prompt_for(sans[:ply])) + MAX_MOVE_CHARS > context:
+                if context is not None and len(prompt_for(sans[:ply])) + MAX_MOVE_CHARS > context:
                     break
                 positions.append(Position(index, ply, tuple(sans[:ply]), board.fen()))
             if san is None:

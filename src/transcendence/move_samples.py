@@ -19,7 +19,8 @@ import torch
 
 from .model import GPT
 from .pgn_text import prompt_for
-from .policy import MAX_MOVE_CHARS, ModelPolicy
+from .families import family_of, legal_move_scores
+from .policy import MAX_MOVE_CHARS
 from .vocab import SPACE_ID, VOCAB, encode
 
 
@@ -45,8 +46,10 @@ class PositionSampler:
         self.model, self.board, self.mode = model, board, mode
         self.device = next(model.parameters()).device
         if mode == "legal_moves":
-            self.moves, self.scores = ModelPolicy(model, temperature=1.0, mode=mode).legal_move_scores(board, sans)
+            self.moves, self.scores = legal_move_scores(model, board, sans)
             return
+        if family_of(model) == "board":
+            raise ValueError("the board family samples over legal moves; use the legal_moves mode")
         ids = encode(prompt_for(sans))
         if len(ids) + MAX_MOVE_CHARS > model.config.block_size:
             raise ValueError(f"the game after {len(sans)} plies no longer fits the model's context")

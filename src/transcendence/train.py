@@ -146,8 +146,12 @@ def save_model(path: str | Path, model: GPT, extra: Mapping[str, object]) -> Non
     save_atomic(path, {"model_config": model.config.to_dict(), "state_dict": state, **extra})
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
+def load_model(path: str | Path, device: str | torch.device = "cpu"):
+    """The evaluated model of a checkpoint, of whichever family wrote it (GPT or board network)."""
     ckpt = torch.load(path, map_location=device, weights_only=True)
+    if ckpt.get("family", "text") == "board":
+        from .board.training import load_board_model
+        return load_board_model(ckpt, device)
     model = GPT(GPTConfig(**ckpt["model_config"]))
     model.load_state_dict(ckpt["state_dict"])
     return model.to(device).eval()

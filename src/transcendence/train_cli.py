@@ -29,8 +29,16 @@ def _train_job(job: Mapping[str, object], threads: int | None, log: TextIO) -> d
     missing = [k for k in JOB_KEYS if k not in job]
     if missing:
         raise ValueError(f"training job is missing {missing}; it needs {list(JOB_KEYS)}")
+    model = dict(job["model"])
+    if model.pop("family", "text") == "board":
+        from .board.network import BoardNetConfig
+        from .board.training import train_board
+
+        return train_board(job["train_bin"], job["val_bin"], job["model_out"], job["metrics_out"],
+                           BoardNetConfig(**model), TrainConfig.from_config(job["train"], int(job["seed"])),
+                           state_path=job["state_path"], live_dir=job["live_dir"], threads=threads, log=log)
     return train(job["train_bin"], job["val_bin"], job["model_out"], job["metrics_out"],
-                 GPTConfig(**job["model"]), TrainConfig.from_config(job["train"], int(job["seed"])),
+                 GPTConfig(**model), TrainConfig.from_config(job["train"], int(job["seed"])),
                  state_path=job["state_path"], live_dir=job["live_dir"], threads=threads, log=log)
 
 
@@ -44,6 +52,8 @@ def run(job: Mapping[str, object], *, processes: int = 1, threads: int | None = 
     if processes <= 1:
         _train_job(job, threads, log)
         return
+    if job["model"].get("family", "text") == "board":
+        raise ValueError(f"train.gpus {processes}: the board family trains on one device; set train.gpus to 0 or 1")
     accum = int(job["train"].get("grad_accum", 1))
     if accum % processes:  # the ranks would refuse it too, but only after starting
         raise ValueError(f"train.grad_accum {accum} must be a multiple of the {processes} processes "

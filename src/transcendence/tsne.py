@@ -24,6 +24,7 @@ from sklearn.neighbors import NearestNeighbors
 from .evaluate import game_seed
 from .figures import _save, plt
 from .files import write_json
+from .families import board_hidden_states, context_of, family_of
 from .game_positions import Position, model_positions, pick_positions
 from .model import GPT
 from .move_values import analyse_positions
@@ -108,7 +109,7 @@ def run_tsne(model_path: str | Path, games_pgn: str | Path, json_out: str | Path
     started = time.monotonic()
     torch.set_num_threads(1)
     model = load_model(model_path, pick_device(device))
-    chosen = pick_positions(model_positions(games_pgn, model.config.block_size), positions,
+    chosen = pick_positions(model_positions(games_pgn, context_of(model)), positions,
                             game_seed(seed, "analysis positions", cap))
     if len(chosen) < 2:
         raise ValueError(f"{games_pgn}: {len(chosen)} positions put to the model; a t-SNE map needs at least 2")
@@ -116,7 +117,8 @@ def run_tsne(model_path: str | Path, games_pgn: str | Path, json_out: str | Path
                                cache_dir=cache_dir, workers=threads, log=log)
     win = np.array([v.best for v in values])
     plies = np.array([p.ply for p in chosen])
-    hidden = last_hidden_states(model, chosen)
+    hidden = (board_hidden_states(model, [p.fen for p in chosen]) if family_of(model) == "board"
+              else last_hidden_states(model, chosen))
     xy, used = embed(hidden, perplexity=perplexity, seed=game_seed(seed, "tsne", cap) % 2**32)
     r2_map, r2_hidden, r2_ply = neighbour_r2(xy, win), neighbour_r2(hidden, win), neighbour_r2(xy, plies)
     title = f"t-SNE of the last hidden state, cap {cap} ({len(chosen)} positions)"

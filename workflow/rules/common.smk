@@ -2,6 +2,8 @@
 
 
 CAPS = [int(c) for c in config["caps"]]
+# The dataset's files: text family, packed token blocks (.bin); board family, positions (.pos).
+DATASET_EXT = {"text": "bin", "board": "pos"}[config["model"]["family"]]
 TEMPERATURES = [str(float(t)) for t in config["evaluate"]["temperatures"]]
 OPPONENTS = {o["name"]: o for o in config["evaluate"]["opponents"]}
 

@@ -25,11 +25,13 @@ rule dataset:
     input:
         expand("results/data/{dump}/cap{{cap}}.pgn.zst", dump=DUMPS),
     output:
-        train="results/datasets/cap{cap}/train.bin",
-        val="results/datasets/cap{cap}/val.bin",
+        # The text family's packed character blocks, or the board family's positions.
+        train=f"results/datasets/cap{{cap}}/train.{DATASET_EXT}",
+        val=f"results/datasets/cap{{cap}}/val.{DATASET_EXT}",
         meta="results/datasets/cap{cap}/meta.json",
     params:
-        block_size=config["model"]["block_size"] + 1,
+        family=config["model"]["family"],
+        block_size=config["model"].get("block_size", 0) + 1,
         val_fraction=config["dataset"]["val_fraction"],
         shuffle_bucket_mb=config["dataset"]["shuffle_bucket_mb"],
         seed=config["seed"],

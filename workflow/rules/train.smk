@@ -6,8 +6,8 @@
 
 rule train:
     input:
-        train="results/datasets/cap{cap}/train.bin",
-        val="results/datasets/cap{cap}/val.bin",
+        train=f"results/datasets/cap{{cap}}/train.{DATASET_EXT}",
+        val=f"results/datasets/cap{{cap}}/val.{DATASET_EXT}",
     output:
         model="results/models/cap{cap}/model.pt",
         metrics="results/models/cap{cap}/metrics.json",

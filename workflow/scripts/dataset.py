@@ -1,4 +1,4 @@
-"""Rule dataset: paper-format text of a cap's games, packed into train/val token blocks."""
+"""Rule dataset: a cap's games as train/val data: packed text blocks, or (board family) positions."""
 
 import sys
 from pathlib import Path
@@ -6,6 +6,7 @@ from pathlib import Path
 # The package lives in src/; jobs import it whether or not their environment installed it.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
+from transcendence.board.dataset import build_positions
 from transcendence.logs import logged
 from transcendence.packing import build_dataset
 
@@ -14,9 +15,15 @@ sm = snakemake  # noqa: F821  (injected by Snakemake)
 # 3.14+), they import this file as __mp_main__, which must not build the dataset again.
 if __name__ == "__main__":
     with logged(sm.log[0]) as log:
-        build_dataset(
-            list(sm.input), sm.output.train, sm.output.val, sm.output.meta,
-            block_size=sm.params.block_size, val_fraction=sm.params.val_fraction,
-            seed=sm.params.seed, shuffle_bucket_mb=sm.params.shuffle_bucket_mb,
-            workers=sm.threads, log=log,
-        )
+        if sm.params.family == "board":
+            build_positions(
+                list(sm.input), sm.output.train, sm.output.val, sm.output.meta,
+                val_fraction=sm.params.val_fraction, seed=sm.params.seed, workers=sm.threads, log=log,
+            )
+        else:
+            build_dataset(
+                list(sm.input), sm.output.train, sm.output.val, sm.output.meta,
+                block_size=sm.params.block_size, val_fraction=sm.params.val_fraction,
+                seed=sm.params.seed, shuffle_bucket_mb=sm.params.shuffle_bucket_mb,
+                workers=sm.threads, log=log,
+            )
