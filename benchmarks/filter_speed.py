@@ -14,7 +14,7 @@ All three must keep the same number of games. Ours replays every ``--replay-ever
 it keeps with python-chess (the legality sample, ``filter.replay_every``; 0 for none); the
 rate of that replay alone is printed too.
 
-    .venv/bin/python benchmarks/filter_speed.py [--games 200000] [--cap 1500] [--replay-every 1000]
+    .venv/bin/python benchmarks/filter_speed.py [--games 200000] [--cap 1500] [--replay-every 10000]
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--cap", type=int, default=1500)
     parser.add_argument("--baseline-games", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of ours and pgn-extract, alternating")
-    parser.add_argument("--replay-every", type=int, default=1000,
+    parser.add_argument("--replay-every", type=int, default=10000,
                         help="the filter's legality sample (filter.replay_every; 0: none)")
     parser.add_argument("--non-ascii-openings", type=float, default=0.0,
                         help="share of games whose Opening tag has an accent (Réti, Grünfeld), as on Lichess")

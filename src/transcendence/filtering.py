@@ -9,11 +9,13 @@ Damaged dumps: a game whose bytes are not UTF-8 (``not_utf8``) or a run of bytes
 games that is no text at all (``binary``) is dropped and counted like any other, with the
 line it was found at; the job fails only when such games exceed ``max_bad_share`` of the
 games read, which says the file is not a PGN dump rather than a dump with a few scars.
-Illegal moves: replaying a game with python-chess costs about a hundred times what the
-filter spends on it, so every ``replay_every``-th game kept (in file order) is replayed;
-one with an illegal or unreadable move is dropped (``illegal``). The sample measures how
-often the dump's games are illegal (``legality`` in the statistics) at a cost of about one
-percent; the share found fails the job above ``max_bad_share`` too.
+Illegal moves: replaying a game with python-chess costs what filtering about 250 games
+does (``benchmarks/filter_speed.py``), so replaying every kept game would make the filter
+tens of times slower. The first game kept and every ``replay_every``-th after it (in file
+order) is replayed instead; one with an illegal or unreadable move is dropped
+(``illegal``). The sample measures how often the dump's games are illegal (``legality`` in
+the statistics) for under one percent of the filter's time at 10000; the share found fails
+the job above ``max_bad_share`` too.
 
 Speed: a Lichess month holds tens of millions of games, so the filter judges the common
 case (plain ASCII, one tag per line, one-line movetext) on the raw bytes of whole-game
