@@ -23,6 +23,8 @@ SNAKEMAKE_AGREES = { $(DVC) status --quiet || { echo "dvc status: results differ
 # (DVC hashes the scripts and modules, Snakemake does not), and DVC then records in dvc.lock
 # the hash, code and parameters of every result, so `dvc status` is clean afterwards.
 reproduce: setup dvc.yaml
+	@# A run killed hard leaves Snakemake's lock: cleared when no Snakemake runs here, else said.
+	@PYTHONPATH=src $(BIN)/python -m transcendence.stale_lock -- $(BIN)/snakemake --unlock --cores 1 --configfile $(CONFIG)
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 	  stale=$$($(DVC) status --json | PYTHONPATH=src $(BIN)/python -m transcendence.dvc_stages --stale /dev/stdin) \
 	  && $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS) $${stale:+--forcerun $$stale} \

@@ -185,3 +185,60 @@ def test_an_engine_that_does_not_answer_uci_fails_the_dry_run(tmp_path):
     proc = _start(tmp_path, {**_smoke(), "engine": str(fake)}, "-n")
     assert (f"engine: {fake} is not a UCI engine: asked 'uci', it said 'Hello, I am a shell script' "
             f"and exited with status 3") in proc.stdout + proc.stderr
+
+
+# --- 6. a killed run's stale lock ------------------------------------------------------------------
+
+def _copy_for_make(dest: Path) -> Path:
+    """What `make reproduce` reads, copied to ``dest`` (outside any git clone: no DVC step)."""
+    import shutil
+
+    for name in ("Makefile", "Snakefile", "dvc.yaml", "pyproject.toml", "requirements.txt"):
+        shutil.copy2(ROOT / name, dest / name)
+    for name in ("workflow", "config", "src", "envs"):
+        shutil.copytree(ROOT / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (dest / "profiles").symlink_to("workflow/profiles")
+    return dest
+
+
+def _kill_while_locked(workdir: Path, *args: str) -> None:
+    """Start a real Snakemake in ``workdir``, SIGKILL it (and its jobs) once it holds the lock."""
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, env=ENV,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: any((workdir / ".snakemake" / "locks").glob("*.lock")), "Snakemake's lock", 120)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+
+def test_make_reproduce_clears_the_lock_of_a_killed_run(tmp_path):
+    work = _copy_for_make(tmp_path)
+    _kill_while_locked(work, "--cores", "1", "--configfile", "config/smoke.yaml")
+    assert list((work / ".snakemake" / "locks").glob("*.lock"))
+    venv = Path(sys.executable).parents[1]
+    proc = subprocess.run(["make", "-o", f"{venv}/.installed", "reproduce", f"VENV={venv}",
+                           "CONFIG=config/smoke.yaml", "SNAKEMAKE_ARGS=--until theory"],
+                          cwd=work, env=ENV, capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "holds the lock of a Snakemake run that was killed" in out
+    assert (work / "results" / "analysis" / "theory.csv").exists()
+    assert not list((work / ".snakemake" / "locks").glob("*.lock"))
+
+
+def test_a_live_snakemake_keeps_its_lock_and_is_named(tmp_path):
+    (tmp_path / "Snakefile").write_text('rule slow:\n    output: "out.txt"\n    shell: "sleep 600 && touch {output}"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1"], cwd=tmp_path, env=ENV,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: any((tmp_path / ".snakemake" / "locks").glob("*.lock")), "Snakemake's lock", 120)
+        check = subprocess.run([sys.executable, "-m", "transcendence.stale_lock", "--dir", str(tmp_path), "--",
+                                sys.executable, "-m", "snakemake", "--unlock"],
+                               env=ENV, capture_output=True, text=True, timeout=60)
+        assert check.returncode == 1
+        assert f"Snakemake is already running in {tmp_path.resolve()} (pid " in check.stderr
+        assert list((tmp_path / ".snakemake" / "locks").glob("*.lock"))   # left alone
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
