@@ -20,11 +20,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+import numpy as np
+
 from .files import atomic_text, write_json
 from .rating import Glicko2, elo_mle, glicko2_sequential
 
 COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
            "forfeits", "at_bound", "glicko2_rating", "glicko2_rd", "best_in_data", "above_best",
+           "best_player", "h2h_games", "h2h_score", "h2h_ci_low", "h2h_ci_high", "h2h_verdict",
            "mean_illegal_tries", "mode", "engine", "anchors", "verdict"]
 
 
@@ -80,6 +83,31 @@ def best_in_data(filter_stats: Sequence[Mapping[str, object]], *,
     return best
 
 
+def best_players(players: Sequence[Mapping[str, object]], caps: Iterable[int],
+                 measured: Mapping[str, float] | None = None) -> dict[int, str]:
+    """The name of the strongest player in each cap's data (synthetic source; none for Lichess).
+
+    The players a cap keeps are those whose configured rating is within it; the strongest is
+    the one with the highest measured rating when the calibration measured them, else the
+    highest configured one.
+    """
+    best: dict[int, str] = {}
+    for cap in caps:
+        inside = [p for p in players if float(p["elo"]) <= cap]
+        if inside:
+            key = (lambda p: measured.get(str(p["name"]), float(p["elo"]))) if measured else (lambda p: float(p["elo"]))
+            best[cap] = str(max(inside, key=key)["name"])
+    return best
+
+
+def head_to_head(scores: Sequence[float], *, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean score and its 95% percentile-bootstrap interval over games (resampled, seeded)."""
+    values = np.asarray(scores, dtype=float)
+    draws = np.random.default_rng(seed).integers(0, len(values), size=(resamples, len(values)))
+    means = values[draws].mean(axis=1)
+    return float(values.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
 def verdict(ci_low: float, ci_high: float, best: float) -> str:
     """Transcendence as a test of the interval against the best player in the data."""
     if best != best:  # unknown best player
@@ -93,10 +121,17 @@ def verdict(ci_low: float, ci_high: float, best: float) -> str:
 
 def rate_rows(rows: Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float], *,
               glicko_start: Glicko2, tau: float, opponent_ratings: Mapping[str, float] | None = None,
-              anchors: str = "configured") -> list[dict[str, object]]:
+              anchors: str = "configured", best_player_by_cap: Mapping[int, str] | None = None
+              ) -> list[dict[str, object]]:
     """One summary row per (cap, temperature), sorted by cap then temperature.
 
     ``opponent_ratings`` (by opponent name) replaces the ratings written in the game rows.
+    ``best_player_by_cap`` names the strongest player in each cap's data; where that player
+    was an evaluation opponent, the row also holds the direct test: the model's mean score
+    against it over their games, with a bootstrap interval, and ``h2h_verdict`` (transcends
+    when the whole interval is above one half). With most games drawn, scores against
+    opponents of different strength fit one logistic rating poorly, so this head-to-head
+    score is the cleaner test of "plays above the best player it learned from".
     """
     groups: dict[tuple[int, float], list[Mapping[str, str]]] = defaultdict(list)
     for row in rows:
@@ -119,6 +154,15 @@ def rate_rows(rows: Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float
         glicko = glicko2_sequential(pairs, start=glicko_start, tau=tau)
         scores = [p[1] for p in pairs]
         best = best_by_cap.get(cap, float("nan"))
+        name = (best_player_by_cap or {}).get(cap, "")
+        h2h = [float(g["model_score"]) for g in games if name and g["opponent"] == name]
+        if h2h:
+            # The seed names the (cap, temperature): the interval does not move between runs.
+            score, low, high = head_to_head(h2h, seed=int(cap * 1e6 + round(temp * 1e4)))
+            h2h_fields = {"h2h_games": len(h2h), "h2h_score": round(score, 4), "h2h_ci_low": round(low, 4),
+                          "h2h_ci_high": round(high, 4), "h2h_verdict": verdict(low, high, 0.5)}
+        else:
+            h2h_fields = {"h2h_games": 0, "h2h_score": "", "h2h_ci_low": "", "h2h_ci_high": "", "h2h_verdict": ""}
         out.append({
             "cap": cap, "temperature": temp,
             "rating": round(mle.rating, 1), "ci_low": round(mle.ci_low, 1), "ci_high": round(mle.ci_high, 1),
@@ -131,6 +175,7 @@ def rate_rows(rows: Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float
             "mode": ";".join(sorted({g["mode"] for g in games})),
             "engine": ";".join(sorted({g["engine"] for g in games})),
             "anchors": anchors, "verdict": verdict(mle.ci_low, mle.ci_high, best),
+            "best_player": name, **h2h_fields,
         })
     return out
 
@@ -149,7 +194,8 @@ def write_ratings(rows: Sequence[Mapping[str, object]], csv_out: str | Path, md_
         writer.writeheader()
         writer.writerows(rows)
     shown = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
-             "forfeits", "glicko2_rating", "glicko2_rd", "best_in_data", "verdict"]
+             "forfeits", "glicko2_rating", "glicko2_rd", "best_in_data", "verdict", "best_player", "h2h_games",
+             "h2h_score", "h2h_ci_low", "h2h_ci_high", "h2h_verdict"]
     with atomic_text(md_out) as fh:
         fh.write("| " + " | ".join(shown) + " |\n")
         fh.write("|" + "---|" * len(shown) + "\n")
