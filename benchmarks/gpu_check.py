@@ -169,6 +169,16 @@ class Context:
         self.log.flush()
 
 
+def nvidia_smi() -> str | None:
+    """The GPU, driver and clocks as nvidia-smi reports them, when it is there."""
+    try:
+        proc = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,clocks.sm,clocks.max.sm,power.limit",
+                               "--format=csv,noheader"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() or None
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -860,6 +870,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="how to start the bundle's Stockfish (auto: the first way that works)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="engine processes and CPU threads")
     parser.add_argument("--budget-s", type=float, help="wall-time budget (default: the profile's)")
+    parser.add_argument("--compile", choices=["profile", "on", "off"], default="profile",
+                        help="torch.compile in training (profile: on for gpu, off for tiny)")
     parser.add_argument("--sections", default="setup,matmul,e2e,train,eval,board", help="comma-separated subset")
     parser.add_argument("--seed", type=int, default=20240611)
     args = parser.parse_args(argv)
@@ -869,6 +881,8 @@ def main(argv: list[str] | None = None) -> int:
         profile = replace(profile, device=args.device)
     if args.budget_s:
         profile = replace(profile, budget_s=args.budget_s)
+    if args.compile != "profile":
+        profile = replace(profile, compile=args.compile == "on")
     device = torch.device(profile.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         print("gpu_check: torch sees no CUDA device; on a CPU run with --tiny", file=sys.stderr)
@@ -885,7 +899,7 @@ def main(argv: list[str] | None = None) -> int:
                         or "cpu", "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
                         "cpus": os.cpu_count(), "threads": args.threads,
                         "gpu_memory_gib": round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1)
-                        if device.type == "cuda" else None},
+                        if device.type == "cuda" else None, "nvidia_smi": nvidia_smi()},
             "profile_settings": {k: v for k, v in asdict(profile).items()},
             "sections": {},
         }
