@@ -95,6 +95,19 @@ def smoke_run(tmp_path_factory) -> Path:
     return repo
 
 
+@pytest.fixture(scope="session")
+def smoke_board_run(tmp_path_factory) -> Path:
+    """The whole DAG on config/smoke-board.yaml (the board family, the default's), run as
+    :func:`smoke_run` runs the text family's: `make reproduce` from a fresh copy's root."""
+    repo = copy_repository(tmp_path_factory.mktemp("smoke-board") / "repo")
+    (repo / "config" / "config.yaml").write_text((repo / "config" / "smoke-board.yaml").read_text())
+    link_environment(repo)
+    proc = shell("make reproduce", cwd=repo)
+    if proc.returncode != 0:
+        pytest.fail(f"board smoke run (make reproduce) failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return repo
+
+
 # A model and a dataset small enough for training tests to run in seconds.
 TINY_MODEL_SIZES = dict(n_layer=1, n_head=2, n_embd=16, block_size=63)
 TINY_GAMES = [";1.e4 e5 2.Nf3 Nc6 3.Bb5 a6", ";1.d4 d5 2.c4 e6 3.Nc3 Nf6", ";1.e4 c5 2.Nf3 d6"] * 20

@@ -187,3 +187,102 @@ def test_the_policy_samples_legal_moves_and_low_temperature_is_the_argmax():
     assert alone == {i: c.move for i, c in together.items()}
     with pytest.raises(ValueError, match="legal_moves"):
         BoardBatchPolicy(model, slots=1, temperature=1.0, mode="per_character")
+
+
+# The whole workflow with the board family (config/smoke-board.yaml), as a user runs it.
+
+
+def _smoke_board_config() -> dict:
+    import yaml
+
+    from .conftest import ROOT
+
+    return yaml.safe_load((ROOT / "config" / "smoke-board.yaml").read_text())
+
+
+@pytest.mark.slow
+def test_board_smoke_run_trains_board_networks_and_plays_only_legal_moves(smoke_board_run):
+    import csv
+
+    import chess.pgn
+
+    from transcendence.train import load_model
+
+    cfg = _smoke_board_config()
+    assert cfg["model"]["family"] == "board"
+    temps = [float(t) for t in cfg["evaluate"]["temperatures"]]
+    for cap in cfg["caps"]:
+        assert (smoke_board_run / f"results/datasets/cap{cap}/train.pos").stat().st_size > 0
+        train = load_positions(smoke_board_run / f"results/datasets/cap{cap}/train.pos")
+        assert len(train) > 0
+        model = load_model(smoke_board_run / f"results/models/cap{cap}/model.pt")
+        assert isinstance(model, BoardNet) and model.config.channels == cfg["model"]["channels"]
+        for t in temps:
+            for opp in cfg["evaluate"]["opponents"]:
+                stem = smoke_board_run / f"results/eval/cap{cap}/T{t}/{opp['name']}"
+                rows = list(csv.DictReader(open(f"{stem}.csv")))
+                assert len(rows) == cfg["evaluate"]["games"]
+                assert all(r["forfeit"] == "0" and r["mode"] == "legal_moves" for r in rows)
+                with open(f"{stem}.pgn") as fh:
+                    while (game := chess.pgn.read_game(fh)) is not None:
+                        assert not game.errors, game.errors
+                        assert f"boardnet-cap{cap}" in (game.headers["White"], game.headers["Black"])
+    ratings = list(csv.DictReader(open(smoke_board_run / "results/summary/ratings.csv")))
+    assert {(int(r["cap"]), float(r["temperature"])) for r in ratings} == {(c, t) for c in cfg["caps"] for t in temps}
+    for name in ("figures/figure1.png", "analysis/board.svg", "analysis/theory.csv"):
+        assert (smoke_board_run / "results" / name).stat().st_size > 0
+    for cap in cfg["favor"]["caps"]:
+        assert (smoke_board_run / f"results/analysis/favor/cap{cap}.json").stat().st_size > 0
+    for cap in cfg["tsne"]["caps"]:
+        assert (smoke_board_run / f"results/analysis/tsne/cap{cap}.json").stat().st_size > 0
+
+
+def test_board_training_is_deterministic_and_resumes_exactly(tmp_path):
+    import io
+
+    from transcendence.board.training import train_board
+    from transcendence.train import TrainConfig
+
+    rng = random.Random(9)
+    games = []
+    for _ in range(20):
+        board, sans = chess.Board(), []
+        for _ in range(30):
+            if board.is_game_over():
+                break
+            move = rng.choice(list(board.legal_moves))
+            sans.append(board.san(move))
+            board.push(move)
+        games.append(sans)
+    _write_games(tmp_path / "d.pgn.zst", games)
+    data = [tmp_path / n for n in ("train.pos", "val.pos", "meta.json")]
+    build_positions([tmp_path / "d.pgn.zst"], *data, val_fraction=0.2, seed=1)
+    net = BoardNetConfig(channels=8, blocks=1)
+    cfg = TrainConfig(max_steps=10, batch_size=16, learning_rate=1e-2, min_lr=1e-3, warmup_steps=2,
+                      eval_interval=5, eval_batches=2, checkpoint_interval=5, log_interval=1, seed=3)
+
+    class KilledAt(io.StringIO):
+        """A log that stops the run (as a kill would) when training reaches a step."""
+
+        def __init__(self, line: str | None) -> None:
+            super().__init__()
+            self.line = line
+
+        def write(self, text: str) -> int:
+            if self.line and self.line in text:
+                raise KeyboardInterrupt(self.line)
+            return super().write(text)
+
+    def run(tag: str, state: str, kill: str | None = None) -> dict:
+        out = tmp_path / tag
+        train_board(data[0], data[1], out / "model.pt", out / "metrics.json", net, cfg,
+                    state_path=tmp_path / state, threads=1, log=KilledAt(kill))
+        return torch.load(out / "model.pt", weights_only=True)["state_dict"]
+
+    first, second = run("a", "sa.pt"), run("b", "sb.pt")
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    with pytest.raises(KeyboardInterrupt):
+        run("c", "sc.pt", kill="step 7/10")
+    assert torch.load(tmp_path / "sc.pt", weights_only=False)["step"] == 5
+    resumed = run("c", "sc.pt")
+    assert all(torch.equal(first[k], resumed[k]) for k in first)
