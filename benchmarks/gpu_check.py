@@ -117,8 +117,8 @@ GPU = Profile(
     e2e_warmup=30, e2e_eval_interval=100, e2e_eval_batches=5, e2e_legal_prefixes=64,
     eval_games=100, naive_games=8, naive_seconds=25.0,
     opponent={"name": "sf-level1", "skill_level": 1, "limit": {"time": 0.1}, "rating": 1552},
-    temperature=0.1, max_fullmoves=89, budget_s=450.0, board_cap=1300, board_batch=1024, board_steps=200,
-    board_games=100)
+    temperature=0.1, max_fullmoves=89, budget_s=450.0, board_cap=1000, board_batch=1024, board_steps=200,
+    board_games=48)
 
 TINY = Profile(
     name="tiny", device="cpu", model=dict(n_layer=1, n_head=2, n_embd=32, block_size=127, dropout=0.0), cap=3000,
@@ -584,7 +584,9 @@ def section_eval(ctx: Context) -> dict:
                     "engine_processes": ctx.threads, "grid": grid}
     log = open(ctx.out / "eval.log", "a")
     for i, mode in enumerate(("per_character", "legal_moves")):
-        share = ctx.clock.left() / (2 - i)  # this mode's part of the time left
+        # this mode's part of the time left, less what the board section will need
+        board_reserve = 0.15 * ctx.clock.budget if not board_missing() else 0
+        share = (ctx.clock.left() - board_reserve) / (2 - i)
         games, naive_seconds = p.eval_games, min(p.naive_seconds, share / 4)
         if share < 100:  # shorter shards (one is about a minute at the GPU profile's size)
             games = max(min(16, games), int(games * share / 100))
@@ -643,6 +645,19 @@ def section_eval(ctx: Context) -> dict:
 BOARD_MODULES = ("transcendence.board.dataset", "transcendence.board.training", "transcendence.board.policy")
 
 
+def board_missing() -> list[str]:
+    """The board family's modules this checkout lacks."""
+    missing = []
+    for name in BOARD_MODULES:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ModuleNotFoundError:  # no transcendence.board package at all
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
 def board_model() -> dict:
     """The board network of config/config.yaml when that is the board family, else the defaults."""
     from transcendence.board.network import BoardNetConfig
@@ -656,7 +671,7 @@ def section_board(ctx: Context) -> dict:
     """Training positions/s (train_cli.run, family board) and games/hour of the board network
     playing many games at once (BoardBatchPolicy + EnginePool + play_games, what the evaluation
     engine runs) against one game at a time with one engine."""
-    missing = [m for m in BOARD_MODULES if importlib.util.find_spec(m) is None]
+    missing = board_missing()
     if missing:
         return {"status": "todo", "reason": f"not measured: {', '.join(missing)} not in the package yet "
                 "(benchmarks/README.md, TODO)"}
@@ -720,7 +735,7 @@ def section_board(ctx: Context) -> dict:
         return done, time.perf_counter() - t0
 
     share = ctx.clock.left() / 2
-    games = p.board_games if share >= 60 else max(min(16, p.board_games), int(p.board_games * share / 60))
+    games = p.board_games if share >= 40 else max(min(16, p.board_games), int(p.board_games * share / 40))
     batched, batched_s = play(games, ctx.threads, games, None)
     naive_s_cap = min(p.naive_seconds, share / 4)
     naive, naive_s = play(1, 1, p.naive_games, time.perf_counter() + naive_s_cap)

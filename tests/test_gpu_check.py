@@ -79,6 +79,12 @@ def test_extract_deb_unpacks_the_files_asked_for_flat_with_their_links(tmp_path,
         gpu_check.deb_data(tmp_path / "out" / "libfoo.so.6.0.1")
 
 
+def test_the_board_section_is_a_todo_while_the_family_is_missing(monkeypatch):
+    monkeypatch.setattr(gpu_check, "BOARD_MODULES", ("transcendence.board.training", "transcendence.nothing.here"))
+    result = gpu_check.section_board(None)
+    assert result["status"] == "todo" and "transcendence.nothing.here" in result["reason"]
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 def test_the_gpu_profile_refuses_a_machine_without_cuda(tmp_path):
     assert gpu_check.main(["--out", str(tmp_path)]) == 2
