@@ -64,6 +64,13 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
         ax.set_xlabel("temperature")
         ax.set_title(f"cap {cap}")
         ax.grid(alpha=0.3)
+        h2h = [r for r in rows if r.get("h2h_score") not in (None, "")]
+        if h2h:  # the direct test, in words: the score against the best player in the data
+            lines = [f"vs {r['best_player']} at T={float(r['temperature']):g}: {100 * float(r['h2h_score']):.0f}% "
+                     f"[{100 * float(r['h2h_ci_low']):.0f}, {100 * float(r['h2h_ci_high']):.0f}]"
+                     for r in (h2h[0], h2h[-1])]
+            ax.text(0.03, 0.03, "\n".join(dict.fromkeys(lines)), transform=ax.transAxes, fontsize=7,
+                    va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
     axes[0][0].set_ylabel("rating")
     handles, labels = {}, {}
     for ax in axes[0]:  # one legend below the panels, never over the data

@@ -41,6 +41,7 @@ rule figure1:
     params:
         reference=config["rating"].get("reference"),
         mode=config["evaluate"]["mode"],
+        family=config["model"]["family"],
         anchors=config["rating"]["anchors"],
     conda:
         "../../envs/transcendence.yaml"
