@@ -65,6 +65,7 @@ include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/favor.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/reward.smk"
 
 
 rule all:
@@ -79,4 +80,5 @@ rule all:
         FAVOR_TARGETS,
         TSNE_TARGETS,
         ANALYSIS_TARGETS,
+        REWARD_TARGETS,
     default_target: True

@@ -29,13 +29,13 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Sequence, TextIO
+from typing import BinaryIO, Iterator, Sequence, TextIO
 
 import chess
 import numpy as np
 
 from ..files import atomic_path, write_json
-from ..pgn_stream import iter_games
+from ..pgn_stream import RawGame, iter_games
 from ..pgn_text import movetext_to_text, text_to_sans
 from .encoding import FEATURES, encode, legal_moves
 
@@ -109,14 +109,46 @@ class _RawWriter:
             fh.close()
 
 
+def split_seed(seed: int, dump_index: int) -> str:
+    """The seed of one dump's train/val draws (the dump's place in the dataset's input order)."""
+    return f"{seed}/board-split/{dump_index}"
+
+
+def split_games(dump: str | Path, val_fraction: float, seed: str) -> Iterator[tuple[str, RawGame]]:
+    """Each game of ``dump`` in file order with its split, ``"train"`` or ``"val"``.
+
+    One draw per game, made before the game is read, so a game that is later dropped
+    (unreadable, illegal) does not move the others' splits. The dataset and the analyses
+    that need its held-out games (the expected-reward stage) share this function, so they
+    cannot disagree about which games were held out.
+    """
+    rng = random.Random(seed)
+    for game in iter_games(dump):
+        yield ("val" if rng.random() < val_fraction else "train"), game
+
+
+def val_games(dumps: Sequence[str | Path], *, val_fraction: float, seed: int) -> Iterator[tuple[int, int, list[str]]]:
+    """(dump index, game index in its file, SAN moves) of every game whose positions
+    :func:`build_positions` writes to the val file, in that file's order."""
+    for i, dump in enumerate(dumps):
+        for index, (split, game) in enumerate(split_games(dump, val_fraction, split_seed(seed, i))):
+            if split != "val":
+                continue
+            try:
+                sans = text_to_sans(movetext_to_text(game.movetext))
+                game_examples(sans)  # the dataset drops a game with an illegal move whole
+            except ValueError:
+                continue
+            if sans:
+                yield i, index, sans
+
+
 def _dump_examples(dump: str, folder: str, val_fraction: float, seed: str) -> dict[str, int]:
     """Pass 1 for one dump: its games' examples into ``folder``/train and ``folder``/val."""
-    rng = random.Random(seed)
     writers = {split: _RawWriter(Path(folder) / split) for split in ("train", "val")}
     stats = {"games": 0, "positions": 0, "val_games": 0, "skipped_unreadable": 0, "skipped_illegal": 0}
     try:
-        for game in iter_games(dump):
-            split = "val" if rng.random() < val_fraction else "train"  # drawn for every game: stable splits
+        for split, game in split_games(dump, val_fraction, seed):
             try:
                 sans = text_to_sans(movetext_to_text(game.movetext))
             except ValueError:
@@ -168,7 +200,7 @@ def build_positions(dumps: Sequence[str | Path], train_out: str | Path, val_out:
     print(f"[dataset] {len(dumps)} dump(s) -> (position, move) examples in {workers} process(es)",
           file=log, flush=True)
     try:
-        tasks = [(str(d), str(work / f"dump{i:04d}"), val_fraction, f"{seed}/board-split/{i}")
+        tasks = [(str(d), str(work / f"dump{i:04d}"), val_fraction, split_seed(seed, i))
                  for i, d in enumerate(dumps)]
         if workers == 1:
             results = [_dump_examples(*t) for t in tasks]

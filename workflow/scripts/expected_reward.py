@@ -1,0 +1,26 @@
+"""Rule expected_reward: the model's and the players' mean expected reward over one cap's positions."""
+
+import json
+import sys
+from pathlib import Path
+
+# The package lives in src/; jobs import it whether or not their environment installed it.
+sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
+
+from transcendence.logs import logged
+from transcendence.reward import run_expected_reward
+from transcendence.synthetic import players_from_config
+
+sm = snakemake  # noqa: F821  (injected by Snakemake)
+with logged(sm.log[0]) as log:
+    cfg = sm.params.reward
+    meta = json.loads(Path(sm.input.meta).read_text()) if sm.input.get("meta") else {}
+    run_expected_reward(
+        sm.input.model, list(sm.input.data), sm.output.json, sm.output.md, [sm.output.png, sm.output.pdf],
+        cap=int(sm.wildcards.cap), players=players_from_config(sm.params.synthetic["players"]),
+        temperatures=sm.params.temperatures, positions=cfg["positions"], value_limit=cfg["limit"],
+        player_limit=sm.params.synthetic["limit"], mistakes=sm.params.synthetic.get("mistakes", "independent"),
+        val_fraction=sm.params.val_fraction, resamples=cfg["bootstrap"], seed=sm.params.seed,
+        engine_path=sm.params.engine, cache_dir=sm.params.cache, val_games_expected=meta.get("val_games"),
+        threads=sm.threads, device=sm.params.device, log=log,
+    )
