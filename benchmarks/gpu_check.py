@@ -40,6 +40,7 @@ import io
 import json
 import os
 import platform
+import re
 import signal
 import statistics
 import subprocess
@@ -698,10 +699,13 @@ def section_board(ctx: Context) -> dict:
            "state_path": str(work / "train_state.pt"), "live_dir": None, "model": model, "train": train_cfg,
            "seed": ctx.seed}
     t = time.monotonic()
-    with open(ctx.out / "e2e_train.log", "a") as log:
+    log_path = ctx.out / "board_train.log"
+    with open(log_path, "w") as log:
         run(job, processes=1, threads=ctx.threads, log=log)
     train_s = time.monotonic() - t
     metrics = json.loads((work / "metrics.json").read_text())
+    # The trainer's own rate over its logging windows (evaluation excluded), as its log prints it.
+    windows = [float(m.group(1).replace(",", "")) for m in re.finditer(r"([\d,.]+) positions/s", log_path.read_text())]
     result: dict = {
         "model": model, "parameters": metrics["parameters"], "device": metrics["device"],
         "positions": {"cap": p.board_cap, "games": meta.get("games"), "train": meta["train_positions"],
@@ -709,6 +713,7 @@ def section_board(ctx: Context) -> dict:
         "train": {"steps": metrics["steps"], "batch_size": p.board_batch, "seconds": round(train_s, 2),
                   # the whole call: loading the positions, the steps, one evaluation, the checkpoint
                   "positions_per_s": round(metrics["steps"] * p.board_batch / train_s),
+                  "positions_per_s_logged": round(statistics.median(windows)) if windows else None,
                   "final_val_loss": metrics["final_val_loss"], "final_val_top1": metrics.get("final_val_top1")},
     }
     ctx.say(f"board: {meta['train_positions']:,} training positions in {data_s:.1f} s; {metrics['steps']} steps "
@@ -835,7 +840,9 @@ def markdown(report: dict) -> str:
         lines += [f"Board network {b['model']} ({b['parameters']:,} parameters) on {b['device']}: "
                   f"{b['positions']['train']:,} training positions from cap {b['positions']['cap']} "
                   f"({b['positions']['seconds']} s); `train_cli.run` {tr['steps']} steps of {tr['batch_size']} in "
-                  f"{tr['seconds']} s: **{tr['positions_per_s']:,} positions/s** (the whole call); validation loss "
+                  f"{tr['seconds']} s: {tr['positions_per_s']:,} positions/s over the whole call, "
+                  f"**{_fmt(tr['positions_per_s_logged'])} positions/s** in the steps (the trainer's log, median "
+                  f"window); validation loss "
                   f"{tr['final_val_loss']}, top-1 {tr['final_val_top1']}.", "",
                   "| player | games | games/hour | plies/game | grid hours | terminations |", "|---|---|---|---|---|---|"]
         for player in ("batched", "naive"):

@@ -167,6 +167,7 @@ def test_tiny_check_runs_every_section_and_reports_sane_numbers(tiny_run):
         return
     assert board["positions"]["train"] > 0 and board["train"]["steps"] == 6
     assert board["train"]["positions_per_s"] == pytest.approx(6 * 32 / board["train"]["seconds"], rel=0.01, abs=1)
+    assert board["train"]["positions_per_s_logged"] > 0
     for player in ("batched", "naive"):
         x = board["eval"][player]
         assert x["illegal_tries_per_game"] == 0 and "forfeit" not in x["terminations"]  # legal moves only
@@ -186,3 +187,6 @@ def test_tiny_check_writes_the_markdown_and_logs(tiny_run):
     assert "resumed from step 4" in md
     assert "[train] resumed from" in (tiny_run / "e2e_train.log").read_text()
     assert "games played" in (tiny_run / "eval.log").read_text()
+    if report["sections"]["board"]["status"] == "ok":
+        assert "positions/s" in (tiny_run / "board_train.log").read_text()
+        assert f"{report['sections']['board']['train']['positions_per_s_logged']:,} positions/s**" in md
