@@ -286,3 +286,17 @@ def test_board_training_is_deterministic_and_resumes_exactly(tmp_path):
     assert torch.load(tmp_path / "sc.pt", weights_only=False)["step"] == 5
     resumed = run("c", "sc.pt")
     assert all(torch.equal(first[k], resumed[k]) for k in first)
+
+
+def test_a_board_config_that_asks_for_per_character_sampling_stops_before_any_job(tmp_path):
+    import yaml
+
+    from .conftest import ROOT, snakemake
+
+    cfg = _smoke_board_config()
+    cfg["evaluate"]["mode"] = "per_character"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "--configfile", str(path), workdir=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "evaluate.mode" in out and "board family" in out and "Job stats" not in out

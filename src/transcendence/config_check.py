@@ -55,7 +55,9 @@ def schema_error_line(error: jsonschema.ValidationError) -> str:
             if patterns:
                 what += f" (or keys matching {', '.join(patterns)})"
             return f"{where}: {what}"
-    return f"{where}: {_short(error.message)}"
+    described = error.schema.get("description") if isinstance(error.schema, Mapping) else None
+    # The key's description says what is expected, where jsonschema's message only says what failed.
+    return f"{where}: {_short(error.message)}" + (f" ({_short(' '.join(str(described).split()))})" if described else "")
 
 
 def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
