@@ -108,6 +108,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
           f"on {device}, {len(train_data):,} training positions, {cfg.max_steps} steps of {cfg.batch_size} "
           f"({cfg.max_steps * cfg.batch_size / max(len(train_data), 1):.1f} epochs)", file=log, flush=True)
     model.train()
+    first_step, started, cpu_started = step, time.monotonic(), time.process_time()
     window_start, window_steps = time.monotonic(), 0
     last_loss = history[-1]["train_loss"] if history else float("nan")
     while step < cfg.max_steps:
@@ -156,6 +157,13 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     save_board_model(model_out, model, {"step": step, "seed": cfg.seed})
     checkpoint()
     write_json(metrics_out, summary)
+    # Timings differ on every run and DVC hashes metrics.json: they go to timing.json beside it.
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+    positions = (step - first_step) * cfg.batch_size
+    write_json(Path(metrics_out).with_name("timing.json"), {
+        "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "threads": torch.get_num_threads(),
+        "positions_per_s": round(positions / max(seconds, 1e-9)),
+        "positions_per_cpu_s": round(positions / max(cpu, 1e-9))})
     if curves is not None:
         curves.close()
     return summary
