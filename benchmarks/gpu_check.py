@@ -59,7 +59,6 @@ for _path in (ROOT / "benchmarks", ROOT / "src"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import yaml  # noqa: E402
 
@@ -255,7 +254,6 @@ def bundle_engine(bundle: Path, dest: Path, launch: str) -> tuple[str, str, str]
     if not stockfish:
         raise FileNotFoundError(f"no stockfish_*.deb in {debs}")
     binary, = extract_deb(stockfish[-1], dest, lambda name: name.endswith("/games/stockfish"))
-    tries: list[tuple[str, Callable[[], Path]]] = []
 
     def plain() -> Path:
         return binary
@@ -894,7 +892,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, help="wall-time budget (default: the profile's)")
     parser.add_argument("--compile", choices=["profile", "on", "off"], default="profile",
                         help="torch.compile in training (profile: on for gpu, off for tiny)")
-    parser.add_argument("--sections", default="setup,matmul,e2e,train,eval,board", help="comma-separated subset")
+    parser.add_argument("--sections", default="setup,matmul,e2e,train,eval,board", help="comma-separated subset (setup always runs)")
     parser.add_argument("--seed", type=int, default=20240611)
     args = parser.parse_args(argv)
 
@@ -925,7 +923,7 @@ def main(argv: list[str] | None = None) -> int:
             "profile_settings": {k: v for k, v in asdict(profile).items()},
             "sections": {},
         }
-        wanted = args.sections.split(",")
+        wanted = ["setup", *args.sections.split(",")]  # every section needs setup's engine and data
         plan: list[tuple[str, Callable[[], dict], float]] = [
             # The end-to-end run first: its (cold) compilation fills the compile cache that the
             # training benchmark's same-shaped steps then hit, and evaluation plays its checkpoint.
