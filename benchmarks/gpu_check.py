@@ -712,6 +712,9 @@ def section_board(ctx: Context) -> dict:
                   # the whole call: loading the positions, the steps, one evaluation, the checkpoint
                   "positions_per_s": round(metrics["steps"] * p.board_batch / train_s),
                   "positions_per_s_logged": round(statistics.median(windows)) if windows else None,
+                  # what the trainer records of itself, where it does (timing.json beside metrics.json)
+                  "trainer_timing": json.loads((work / "timing.json").read_text())
+                  if (work / "timing.json").exists() else None,
                   "final_val_loss": metrics["final_val_loss"], "final_val_top1": metrics.get("final_val_top1")},
     }
     ctx.say(f"board: {meta['train_positions']:,} training positions in {data_s:.1f} s; {metrics['steps']} steps "
