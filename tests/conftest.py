@@ -19,8 +19,8 @@ BIN = Path(sys.executable).parent
 RUN_OUTPUTS = ("results/", "dvc.lock", ".dvc/", ".snakemake/")
 
 
-def copy_repository(dest: Path) -> Path:
-    """The repository as a fresh clone would have it, in ``dest``; returns ``dest``.
+def copy_repository(dest: Path, source: Path = ROOT) -> Path:
+    """The repository (``source``) as a fresh clone would have it, in ``dest``; returns ``dest``.
 
     Tracked files (as they are in the working tree) and untracked source files that git does
     not ignore, but nothing a run leaves behind: no results but the tracked ones, no dvc.lock
@@ -28,20 +28,20 @@ def copy_repository(dest: Path) -> Path:
     root, with the repository's profiles, and never read or write the user's results.
     """
     def listed(*flags: str) -> list[str]:
-        out = subprocess.run(["git", "ls-files", "-z", *flags], cwd=ROOT, capture_output=True,
+        out = subprocess.run(["git", "ls-files", "-z", *flags], cwd=source, capture_output=True,
                              text=True, check=True).stdout
         return [n for n in out.split("\0") if n]
 
     untracked = [n for n in listed("-o", "--exclude-standard") if not n.startswith(RUN_OUTPUTS)]
     for name in sorted({*listed(), *untracked}):
-        source, target = ROOT / name, dest / name
-        if not source.is_symlink() and not source.is_file():
+        here, target = source / name, dest / name
+        if not here.is_symlink() and not here.is_file():
             continue  # deleted in the working tree
         target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_symlink():
-            target.symlink_to(os.readlink(source))
+        if here.is_symlink():
+            target.symlink_to(os.readlink(here))
         else:
-            shutil.copy2(source, target)
+            shutil.copy2(here, target)
     return dest
 
 

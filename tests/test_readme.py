@@ -23,6 +23,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -148,6 +149,23 @@ def test_a_config_given_on_the_command_line_goes_on_top_of_the_file(fresh_clone)
     source, digest = configuration_line(out)
     assert source == "config/paper.yaml with --config on top"
     assert digest == config_hash({**PAPER, "seed": 3})
+
+
+def test_a_copy_holds_what_a_clone_holds_and_none_of_the_users_results(tmp_path):
+    """What the smoke and provenance runs start from: never a dvc.lock or results of the user's."""
+    user = tmp_path / "user"
+    for name in ("Snakefile", "results/README.md", "src/new_module.py", "dvc.lock", "results/summary/ratings.csv",
+                 ".snakemake/metadata/x", "notes.log"):
+        (user / name).parent.mkdir(parents=True, exist_ok=True)
+        (user / name).write_text(name)
+    (user / ".gitignore").write_text("/results/*\n!/results/README.md\n.snakemake/\n*.log\n")
+    (user / "profiles").symlink_to("workflow/profiles")
+    subprocess.run(["git", "init", "-q"], cwd=user, check=True)
+    subprocess.run(["git", "add", "Snakefile", "results/README.md", ".gitignore", "profiles"], cwd=user, check=True)
+    copy = copy_repository(tmp_path / "copy", source=user)
+    held = sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file() or p.is_symlink())
+    assert held == [".gitignore", "Snakefile", "profiles", "results/README.md", "src/new_module.py"]
+    assert os.readlink(copy / "profiles") == "workflow/profiles"
 
 
 def test_make_clean_keeps_the_tracked_results_readme(tmp_path):
