@@ -184,3 +184,36 @@ def test_the_stage_writes_its_outputs_deterministically_for_both_families(dumps,
     with pytest.raises(ValueError, match="held out"):
         run_expected_reward(board_model, paths, tmp_path / "c.json", tmp_path / "c.md", [tmp_path / "c.png"],
                             val_games_expected=meta["val_games"] + 1, **common)
+
+
+@pytest.mark.slow
+def test_board_smoke_run_measures_expected_reward_on_the_val_positions(smoke_board_run):
+    """In the board smoke run (config/smoke-board.yaml via `make reproduce`), the stage's
+    positions are val.pos rows and its numbers are sane."""
+    import yaml
+
+    from .conftest import ROOT
+
+    cfg = yaml.safe_load((ROOT / "config" / "smoke-board.yaml").read_text())
+    assert cfg["reward"]["caps"], "the board smoke configuration should exercise the expected-reward stage"
+    for cap in cfg["reward"]["caps"]:
+        out = smoke_board_run / f"results/analysis/reward/cap{cap}"
+        result = json.loads(out.with_suffix(".json").read_text())
+        assert result["held_out"] is True and result["family"] == "board"
+        assert result["positions"] == cfg["reward"]["positions"]
+        meta = json.loads((smoke_board_run / f"results/datasets/cap{cap}/meta.json").read_text())
+        assert result["candidate_positions"] == meta["val_positions"]
+        val_rows = {r.tobytes() for r in load_positions(smoke_board_run / f"results/datasets/cap{cap}/val.pos").features}
+        for p in result["positions_detail"]:
+            row = np.zeros(FEATURES, dtype=np.uint8)
+            encode(chess.Board(p["fen"]), row)
+            assert row.tobytes() in val_rows, p
+        inside = [p["name"] for p in cfg["synthetic"]["players"] if p["elo"] <= cap]
+        assert [p["name"] for p in result["players"]] == inside
+        assert [r["temperature"] for r in result["rows"]] == sorted(float(t) for t in cfg["evaluate"]["temperatures"])
+        for row in result["rows"]:
+            assert row["minus_best_ci"][0] <= row["minus_best"] <= row["minus_best_ci"][1]
+        assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+        assert out.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+        log = (smoke_board_run / f"results/logs/analysis/reward/cap{cap}.log").read_text()
+        assert "in all" in log and (smoke_board_run / f"results/benchmarks/analysis/reward/cap{cap}.tsv").is_file()
