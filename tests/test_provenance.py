@@ -34,7 +34,7 @@ CHANGED_CAP, OTHER_CAPS = CAPS[0], CAPS[1:]
 # DVCLive's summary beside the curves (the checkpoint's metrics.json is the tracked one),
 # the cache of engine evaluations shared by jobs.
 BY_PRODUCTS = re.compile(
-    r"^results/(benchmarks/.*|cache/.*|README\.md|models/cap\d+/(train_state\.pt|dvclive/metrics\.json))$")
+    r"^results/(benchmarks/.*|cache/.*|README\.md|models/cap\d+/(train_state\.pt|timing\.json|dvclive/metrics\.json))$")
 
 
 def sh(*cmd: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:

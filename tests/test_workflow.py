@@ -164,7 +164,7 @@ def test_every_rule_wrote_a_log(smoke_run):
     # the measured player ladder
     n_eval = len(CAPS) * len(TEMPS) * len(OPPONENTS)
     n_analysis = len(SMOKE["favor"]["caps"]) + len(SMOKE["tsne"]["caps"])  # favor, t-SNE per cap
-    n_analysis += 3  # theory, diversity, board example
+    n_analysis += 3 + len(SMOKE["reward"]["caps"])  # theory, diversity, board example; expected reward per cap
     assert len(logs) == 2 * len(SHARDS) + 2 * len(CAPS) + n_eval + 5 + n_analysis  # + opponent calibration
     assert "tokens/s" in (smoke_run / f"results/logs/train/cap{CAPS[0]}.log").read_text()
 

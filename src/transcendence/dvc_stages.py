@@ -208,30 +208,58 @@ def _config_path(node: ast.AST) -> tuple | None:
     return (*prefix, "{cap}" if "cap" in names else STOP)
 
 
+def _module_name(path: Path, src: Path) -> str:
+    """``transcendence.board.training`` for ``src/transcendence/board/training.py``."""
+    parts = list(path.relative_to(src).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_file(name: str, src: Path) -> Path | None:
+    """The file of a package module or sub-package (its ``__init__.py``), if there is one."""
+    base = src.joinpath(*name.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
 def imported_modules(script: Path, src: Path) -> list[Path]:
-    """The package modules a script imports, directly or through each other."""
-    package = src / "transcendence"
+    """The package modules a script imports, directly or through each other.
+
+    Follows absolute imports (``transcendence.board.policy``), relative ones at any depth
+    (``from ..files import x`` inside a sub-package) and names imported from a package that
+    are modules themselves (``from transcendence.board import dataset``).
+    """
     found: set[Path] = set()
     todo = [script]
     while todo:
-        tree = ast.parse(todo.pop().read_text())
-        for node in ast.walk(tree):
+        current = todo.pop()
+        inside = current.is_relative_to(src / "transcendence")
+        here = _module_name(current, src).split(".") if inside else []
+        is_package = current.name == "__init__.py"
+        for node in ast.walk(ast.parse(current.read_text())):
             names: list[str] = []
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
                 module = node.module or ""
-                if node.level:  # relative import inside the package
-                    module = "transcendence" + ("." + module if module else "")
+                if node.level:  # relative: from the importing module's package, up level - 1
+                    if not inside:
+                        continue
+                    base = here if is_package else here[:-1]
+                    base = base[:len(base) - (node.level - 1)]
+                    module = ".".join(base + ([module] if module else []))
                 names = [module] + [f"{module}.{a.name}" for a in node.names]
             for name in names:
                 parts = name.split(".")
                 if parts[0] != "transcendence" or len(parts) < 2:
                     continue
-                path = package / f"{parts[1]}.py"
-                if path.is_file() and path not in found:
-                    found.add(path)
-                    todo.append(path)
+                # Every package on the way is imported too (its __init__ runs).
+                for depth in range(2, len(parts) + 1):
+                    path = _module_file(".".join(parts[:depth]), src)
+                    if path is not None and path not in found:
+                        found.add(path)
+                        todo.append(path)
     return sorted(found)
 
 
