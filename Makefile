@@ -26,15 +26,15 @@ reproduce: setup dvc.yaml
 	@# A run killed hard leaves Snakemake's lock: cleared when no Snakemake runs here, else said.
 	@PYTHONPATH=src $(BIN)/python -m transcendence.stale_lock -- $(BIN)/snakemake --unlock --cores 1 --configfile $(CONFIG)
 	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
-	  stale=$$($(DVC) status --json | PYTHONPATH=src $(BIN)/python -m transcendence.dvc_stages --stale /dev/stdin) \
+	  stale=$$($(DVC) status --json | PYTHONPATH=src $(BIN)/python -m transcendence.provenance.dvc_stages --stale /dev/stdin) \
 	  && $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS) $${stale:+--forcerun $$stale} \
 	  && $(DVC) commit --force --quiet && $(SNAKEMAKE_AGREES); \
 	else $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS); fi
 
-# dvc.yaml, generated from the Snakemake workflow for CONFIG (src/transcendence/dvc_stages.py).
+# dvc.yaml, generated from the Snakemake workflow for CONFIG (src/transcendence/provenance/dvc_stages.py).
 dvc.yaml:
 	$(BIN)/snakemake --dry-run --forceall --configfile $(CONFIG) \
-	  | PYTHONPATH=src $(BIN)/python -m transcendence.dvc_stages --configfile $(CONFIG) --dry-run /dev/stdin --output $@
+	  | PYTHONPATH=src $(BIN)/python -m transcendence.provenance.dvc_stages --configfile $(CONFIG) --dry-run /dev/stdin --output $@
 
 # After a fresh clone: datasets and checkpoints from the DVC remote, checked against
 # dvc.lock, then marked up to date for Snakemake (which has no record of jobs it did not run).

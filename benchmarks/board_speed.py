@@ -55,12 +55,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # tests/ is a package: the encoding's oracle lives there
 
 from tests.test_board import reference_encode  # noqa: E402
-from transcendence.board.dataset import Positions, game_examples  # noqa: E402
-from transcendence.board.encoding import FEATURES, encode, legal_moves, planes  # noqa: E402
-from transcendence.board.network import BoardNet, BoardNetConfig  # noqa: E402
-from transcendence.board.training import batch_loss, save_board_model  # noqa: E402
-from transcendence.evaluate import Opponent, run_shard  # noqa: E402
-from transcendence.train import batch_rows  # noqa: E402
+from transcendence.data.board_positions import Positions, game_examples  # noqa: E402
+from transcendence.model.board_encoding import FEATURES, encode, legal_moves, planes  # noqa: E402
+from transcendence.model.board_network import BoardNet, BoardNetConfig  # noqa: E402
+from transcendence.training.board_training import batch_loss  # noqa: E402
+from transcendence.model.checkpoint import save_board_model  # noqa: E402
+from transcendence.play.evaluate import run_shard  # noqa: E402
+from transcendence.play.opponent import Opponent  # noqa: E402
+from transcendence.training.train import batch_rows  # noqa: E402
 
 PARTS = ("training", "dataset", "evaluation")
 

@@ -16,7 +16,7 @@ import time
 import chess
 import chess.engine
 
-from transcendence.uci import UciEngine, find_engine
+from transcendence.engine.uci import UciEngine, find_engine
 
 
 def positions(n: int, seed: int = 0) -> list[list[str]]:
@@ -60,7 +60,7 @@ def main() -> None:
 
     agree = sum(a == b for a, b in zip(ours, theirs)) / len(work)
     print(f"engine: {name}; {len(work)} positions at depth {args.depth}")
-    print(f"transcendence.uci      {len(work) / ours_s:8.0f} moves/s")
+    print(f"transcendence.engine.uci      {len(work) / ours_s:8.0f} moves/s")
     print(f"python-chess engine    {len(work) / theirs_s:8.0f} moves/s")
     print(f"ratio (ours / python-chess): {theirs_s / ours_s:.2f}x; same move in {agree:.1%} of positions")
 

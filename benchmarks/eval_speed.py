@@ -2,7 +2,7 @@
 
 Baseline: one game at a time, one Stockfish process, and every character the model samples
 recomputes the whole context (prompt + the characters so far) with no cache, batch 1: the
-design of the paper's released evaluation code. Measured: ``transcendence.evaluate.run_shard``
+design of the paper's released evaluation code. Measured: ``transcendence.play.evaluate.run_shard``
 with ``--batch-games`` games at once (one batched forward pass per character for all games
 whose turn it is, a key/value cache per game, ``--threads`` engine searches at once).
 
@@ -26,13 +26,16 @@ from pathlib import Path
 import chess
 import torch
 
-from transcendence.evaluate import Game, Opponent, game_seed, run_shard
-from transcendence.pgn_text import prompt_for
-from transcendence.policy import _RESULT, MAX_MOVE_CHARS, _sample
-from transcendence.synthetic import format_pgn
-from transcendence.train import load_model, pick_device
-from transcendence.uci import UciEngine
-from transcendence.vocab import SPACE_ID, VOCAB, encode
+from transcendence.play.evaluate import Game, run_shard
+from transcendence.play.opponent import Opponent
+from transcendence.seeds import game_seed
+from transcendence.pgn.text import prompt_for
+from transcendence.play.policy import _RESULT, MAX_MOVE_CHARS, _sample
+from transcendence.pgn.text import format_pgn
+from transcendence.model.checkpoint import load_model
+from transcendence.model.device import pick_device
+from transcendence.engine.uci import UciEngine
+from transcendence.pgn.vocab import SPACE_ID, VOCAB, encode
 
 
 @torch.no_grad()

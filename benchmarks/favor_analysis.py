@@ -22,10 +22,10 @@ import time
 import chess
 import torch
 
-from transcendence.model import GPT, GPTConfig
-from transcendence.move_samples import PositionSampler
-from transcendence.move_values import analyse_positions
-from transcendence.policy import ModelPolicy
+from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.play.move_samples import PositionSampler
+from transcendence.engine.move_values import analyse_positions
+from transcendence.play.policy import ModelPolicy
 
 
 def games(n: int, seed: int = 0) -> list[tuple[list[str], chess.Board]]:

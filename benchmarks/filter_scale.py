@@ -33,7 +33,7 @@ from filter_speed import lichess_game, random_movelists  # noqa: E402
 
 # The child reports its own peak (VmHWM): ru_maxrss of a forked child also counts the pages
 # it shared with the parent before exec, which would charge the generator's memory to it.
-FILTER = ("import sys, io; from transcendence.filtering import filter_dump; "
+FILTER = ("import sys, io; from transcendence.data.filtering import filter_dump; "
           "filter_dump(sys.argv[1], {1000: sys.argv[2] + '.1000', 1500: sys.argv[2] + '.1500'}, "
           "sys.argv[2] + '.json', log=io.StringIO()); "
           "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')][0])")

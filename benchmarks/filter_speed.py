@@ -4,7 +4,7 @@ Generates a Lichess-format dump (headers as Lichess writes them, movetext with c
 comments) of ``--games`` games, then times three ways of keeping the games whose two
 players are both rated at most ``--cap``:
 
-- ``transcendence.filtering.filter_dump`` (plain PGN in and out, one core);
+- ``transcendence.data.filtering.filter_dump`` (plain PGN in and out, one core);
 - Debian's ``pgn-extract`` with the same tag criteria, when installed
   (``apt-get install pgn-extract``);
 - python-chess reading every game fully (``chess.pgn.read_game``), the slow baseline, on a
@@ -31,8 +31,8 @@ from pathlib import Path
 import chess
 import chess.pgn
 
-from transcendence.filtering import filter_dump, illegal_move
-from transcendence.pgn_stream import iter_games
+from transcendence.data.filtering import filter_dump, illegal_move
+from transcendence.pgn.stream import iter_games
 
 
 def lichess_game(rng: random.Random, index: int, moves: list[str], non_ascii: float = 0.0) -> str:

@@ -16,7 +16,7 @@ as soon as it ends, so a run stopped at its time limit still leaves the sections
   resumes from it, then the checkpoint is loaded (``load_model``) and checked against the
   validation loss it recorded, and evaluated through ``run_shard`` on the device;
 * ``train``: tokens/s, ms/step, MFU and peak memory of the project's training step
-  (``transcendence.train.train_step`` + ``get_batch``) against a plain nanoGPT-style loop on
+  (``transcendence.training.train.train_step`` + ``get_batch``) against a plain nanoGPT-style loop on
   the same model, batch, optimiser, precision and compile setting, alternating rounds
   (``benchmarks/train_speed.py``'s two loops) over the real packed dataset;
 * ``eval``: games/hour of ``run_shard`` (batched engine, one Stockfish per core) against the
@@ -105,7 +105,7 @@ class Profile:
 
 def paper_model() -> dict:
     """config/paper.yaml's transformer (only GPTConfig's keys: the config may name a model family)."""
-    from transcendence.model import GPTConfig
+    from transcendence.model.gpt import GPTConfig
 
     known = {f.name for f in fields(GPTConfig)}
     return {k: v for k, v in yaml.safe_load(PAPER.read_text())["model"].items() if k in known}
@@ -301,9 +301,9 @@ def find_games(args_games: str | None, bundle: Path) -> Path:
 # -- sections ------------------------------------------------------------------------------------------------
 
 def section_setup(ctx: Context, args) -> dict:
-    from transcendence.filtering import filter_dump
-    from transcendence.packing import build_dataset
-    from transcendence.uci import find_engine
+    from transcendence.data.filtering import filter_dump
+    from transcendence.data.packing import build_dataset
+    from transcendence.engine.uci import find_engine
 
     p = ctx.profile
     result: dict = {}
@@ -366,9 +366,9 @@ def section_matmul(ctx: Context) -> dict:
 def section_train(ctx: Context) -> dict:
     from train_speed import NanoGPTLoop, ProjectLoop
 
-    from transcendence.model import GPTConfig
-    from transcendence.packing import load_blocks
-    from transcendence.train import TrainConfig
+    from transcendence.model.gpt import GPTConfig
+    from transcendence.data.packing import load_blocks
+    from transcendence.training.train import TrainConfig
 
     p, dev = ctx.profile, ctx.device
     model_cfg = GPTConfig(**p.model)
@@ -436,7 +436,7 @@ def section_train(ctx: Context) -> dict:
 # it has written the checkpoint of step KILL, as a preempted or killed job would be.
 LEG1 = r"""
 import json, os, signal, sys
-import transcendence.train as train
+import transcendence.training.train as train
 job, kill, log_path, threads = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 save = train.save_atomic
 def save_then_die(path, obj):
@@ -444,16 +444,17 @@ def save_then_die(path, obj):
     if isinstance(obj, dict) and "optimizer" in obj and obj.get("step") == kill:
         os.kill(os.getpid(), signal.SIGKILL)
 train.save_atomic = save_then_die
-from transcendence.train_cli import run
+from transcendence.training.train_cli import run
 with open(log_path, "a") as log:
     run(job, processes=1, threads=threads, log=log)
 """
 
 
 def section_e2e(ctx: Context) -> dict:
-    from transcendence.packing import load_blocks
-    from transcendence.train import TrainConfig, evaluate_loss, load_model
-    from transcendence.train_cli import run
+    from transcendence.data.packing import load_blocks
+    from transcendence.training.train import TrainConfig, evaluate_loss
+    from transcendence.model.checkpoint import load_model
+    from transcendence.training.train_cli import run
 
     p, dev = ctx.profile, ctx.device
     work = ctx.work / "e2e"
@@ -563,10 +564,11 @@ def _game_stats(plies: list[int], terminations: list[str], illegal: list[int], s
 def section_eval(ctx: Context) -> dict:
     from eval_speed import naive_shard
 
-    from transcendence.evaluate import Opponent, run_shard
-    from transcendence.model import GPT, GPTConfig
-    from transcendence.synthetic import format_pgn
-    from transcendence.train import load_model, save_model
+    from transcendence.play.evaluate import run_shard
+    from transcendence.play.opponent import Opponent
+    from transcendence.model.gpt import GPT, GPTConfig
+    from transcendence.pgn.text import format_pgn
+    from transcendence.model.checkpoint import load_model, save_model
 
     p, dev = ctx.profile, ctx.device
     work = ctx.work / "eval"
@@ -637,11 +639,11 @@ def section_eval(ctx: Context) -> dict:
     return result
 
 
-# -- the board family (``model.family: board``, transcendence.board) -------------------------------------------
+# -- the board family (``model.family: board``) -------------------------------------------
 # Kept apart from the text family's sections: its own data (positions), training entry (the same
 # train_cli.run, with family board) and policy (BoardBatchPolicy, legal moves only).
 
-BOARD_MODULES = ("transcendence.board.dataset", "transcendence.board.training", "transcendence.board.policy")
+BOARD_MODULES = ("transcendence.data.board_positions", "transcendence.training.board_training", "transcendence.play.board_policy")
 
 
 def board_missing() -> list[str]:
@@ -650,7 +652,7 @@ def board_missing() -> list[str]:
     for name in BOARD_MODULES:
         try:
             found = importlib.util.find_spec(name) is not None
-        except ModuleNotFoundError:  # no transcendence.board package at all
+        except ModuleNotFoundError:  # a board module is missing
             found = False
         if not found:
             missing.append(name)
@@ -659,7 +661,7 @@ def board_missing() -> list[str]:
 
 def board_model() -> dict:
     """The board network of config/config.yaml when that is the board family, else the defaults."""
-    from transcendence.board.network import BoardNetConfig
+    from transcendence.model.board_network import BoardNetConfig
 
     model = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["model"]
     known = {f.name for f in fields(BoardNetConfig)}
@@ -674,12 +676,14 @@ def section_board(ctx: Context) -> dict:
     if missing:
         return {"status": "todo", "reason": f"not measured: {', '.join(missing)} not in the package yet "
                 "(benchmarks/README.md, TODO)"}
-    from transcendence.board.dataset import build_positions
-    from transcendence.board.policy import BoardBatchPolicy
-    from transcendence.engine_pool import EnginePool
-    from transcendence.evaluate import Game, Opponent, game_seed, play_games
-    from transcendence.train import load_model
-    from transcendence.train_cli import run
+    from transcendence.data.board_positions import build_positions
+    from transcendence.play.board_policy import BoardBatchPolicy
+    from transcendence.engine.pool import EnginePool
+    from transcendence.play.evaluate import Game, play_games
+    from transcendence.play.opponent import Opponent
+    from transcendence.seeds import game_seed
+    from transcendence.model.checkpoint import load_model
+    from transcendence.training.train_cli import run
 
     p, dev = ctx.profile, ctx.device
     work = ctx.work / "board"

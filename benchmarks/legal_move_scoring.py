@@ -16,10 +16,10 @@ import time
 import chess
 import torch
 
-from transcendence.model import GPT, GPTConfig
-from transcendence.pgn_text import prompt_for
-from transcendence.policy import ModelPolicy
-from transcendence.vocab import encode
+from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.pgn.text import prompt_for
+from transcendence.play.policy import ModelPolicy
+from transcendence.pgn.vocab import encode
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """Benchmark: the dataset stage's speed and peak memory with one shuffle bucket and with many.
 
 At the paper's scale a cap holds hundreds of millions of games, so the dataset stage
-(``transcendence.packing.build_dataset``) streams: pass 1 serialises every game to the
+(``transcendence.data.packing.build_dataset``) streams: pass 1 serialises every game to the
 paper's text and scatters it into K bucket files, pass 2 shuffles one bucket at a time and
 packs blocks as it goes. Its memory is bounded by ``dataset.shuffle_bucket_mb``, not by the
 number of games. This writes a Lichess-format ``.pgn.zst`` dump of ``--games`` games (the
@@ -42,8 +42,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from filter_scale import write_dump  # noqa: E402  (filter_speed's generator, as .pgn.zst)
 
-from transcendence import pgn_text  # noqa: E402
-from transcendence.pgn_stream import iter_games  # noqa: E402
+from transcendence.pgn import text as pgn_text  # noqa: E402
+from transcendence.pgn.stream import iter_games  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ("import os, resource, sys; sys.path.insert(0, sys.argv[1]); from {module} import build_dataset; "
@@ -54,7 +54,7 @@ BUILD = ("import os, resource, sys; sys.path.insert(0, sys.argv[1]); from {modul
          "print('children maxrss', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=log)")
 
 
-def run_stage(dumps: Path | list[Path], out: Path, module: str = "transcendence.packing", extra: str = "",
+def run_stage(dumps: Path | list[Path], out: Path, module: str = "transcendence.data.packing", extra: str = "",
               path: Path = ROOT / "src") -> tuple[float, float, str]:
     """Run the dataset stage in a child process; (wall seconds, peak RSS MB, its log).
 
@@ -113,6 +113,10 @@ def rate(log: str, what: str) -> str:
     return found.group(1) if found else "?"
 
 
+# Where the flat modules a commit before the stage sub-packages imported live now.
+MOVED = {"pgn_stream": "pgn.stream", "pgn_text": "pgn.text", "vocab": "pgn.vocab"}
+
+
 def before_modules(commit: str, work: Path) -> Path | None:
     """A folder with ``packing_before`` and ``pgn_text_before``: the modules at ``commit``.
 
@@ -127,7 +131,8 @@ def before_modules(commit: str, work: Path) -> Path | None:
         except (OSError, subprocess.CalledProcessError):
             return None
         (folder / f"{name}_before.py").write_text(
-            re.sub(r"^from \.(\w+) import", r"from transcendence.\1 import", source, flags=re.M))
+            re.sub(r"^from \.(\w+) import", lambda m: f"from transcendence.{MOVED.get(m[1], m[1])} import",
+                   source, flags=re.M))
     return folder
 
 

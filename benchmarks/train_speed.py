@@ -1,11 +1,11 @@
 """Benchmark: training tokens/s of the project's loop against a plain nanoGPT-style loop.
 
-Both loops train the same model (``transcendence.model.GPT`` at the config's size) on the
+Both loops train the same model (``transcendence.model.gpt.GPT`` at the config's size) on the
 same micro-batch, grad accumulation, optimiser (AdamW, fused on CUDA), precision (bf16
 autocast on CUDA) and ``torch.compile`` setting, in the same process, alternating rounds,
 so the ratio is fair on a noisy machine. What differs is the loop:
 
-* project (``transcendence.train``): the rows of a step's micro-batches read from the
+* project (``transcendence.training.train``): the rows of a step's micro-batches read from the
   memory-mapped uint8 blocks in one vectorised copy, sent to the GPU as uint8 (pinned,
   asynchronous) and widened there; the loss kept on the device, one host sync per step;
 * baseline (nanoGPT's ``train.py``, which the paper's released code is): a fresh
@@ -36,10 +36,10 @@ import numpy as np
 import torch
 import yaml
 
-from transcendence.distributed import Ranks
-from transcendence.model import GPTConfig
-from transcendence.packing import load_blocks
-from transcendence.train import TrainConfig, batch_rows, build, get_batch, lr_at, train_step
+from transcendence.training.distributed import Ranks
+from transcendence.model.gpt import GPTConfig
+from transcendence.data.packing import load_blocks
+from transcendence.training.train import TrainConfig, batch_rows, build, get_batch, lr_at, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 PEAKS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 FLOP/s
@@ -51,7 +51,7 @@ def sync(device: torch.device) -> None:
 
 
 class ProjectLoop:
-    """``transcendence.train``'s hot path: ``train_step`` over ``get_batch`` micro-batches."""
+    """``transcendence.training.train``'s hot path: ``train_step`` over ``get_batch`` micro-batches."""
 
     def __init__(self, model_cfg: GPTConfig, cfg: TrainConfig, blocks: np.ndarray, device: torch.device) -> None:
         torch.manual_seed(0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import random
@@ -13,7 +12,7 @@ import chess.pgn
 import numpy as np
 import pytest
 
-from transcendence.diversity import (
+from transcendence.analysis.diversity import (
     count_positions,
     diversity,
     first_sans,
@@ -21,7 +20,7 @@ from transcendence.diversity import (
     normalised_entropy,
     position_key,
 )
-from transcendence.theory import TheoryConfig, expected_accuracy, run_theory, softmax, train_softmax
+from transcendence.analysis.theory import TheoryConfig, expected_accuracy, run_theory, softmax, train_softmax
 
 TINY = TheoryConfig(dims=10, classes=4, experts=5, examples=3000, test_examples=3000,
                     sigmas=(0.0, 1.5), temperatures=(0.001, 1.0), steps=150, learning_rate=4.0)

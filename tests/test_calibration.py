@@ -6,13 +6,13 @@ import csv
 
 import pytest
 
-from transcendence.calibration import (CalibrationError, calibrate, calibration_players, check_identified,
+from transcendence.rating.calibration import (CalibrationError, calibrate, calibration_players, check_identified,
                                        players_as_opponents, random_mover, read_calibrated, schedule)
-from transcendence.evaluate import Opponent
-from transcendence.ladder import PlayerRating
-from transcendence.summary import best_in_data, rate_rows, verdict
-from transcendence.rating import Glicko2
-from transcendence.uci import find_engine
+from transcendence.play.opponent import Opponent
+from transcendence.rating.ladder import PlayerRating
+from transcendence.rating.table import best_in_data, rate_rows, verdict
+from transcendence.rating.systems import Glicko2
+from transcendence.engine.uci import find_engine
 
 
 def eps_player(name: str, eps: float, rating: float = 0.0) -> Opponent:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from transcendence.summary import COLUMNS
+from transcendence.rating.table import COLUMNS
 
 from .conftest import ROOT
 

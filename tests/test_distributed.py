@@ -8,10 +8,11 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from transcendence.distributed import Ranks, weights_digest
-from transcendence.model import GPTConfig
-from transcendence.train import load_model, my_micro_batches
-from transcendence.train_cli import run
+from transcendence.training.distributed import Ranks, weights_digest
+from transcendence.model.gpt import GPTConfig
+from transcendence.training.train import my_micro_batches
+from transcendence.model.checkpoint import load_model
+from transcendence.training.train_cli import run
 
 from .conftest import TINY_MODEL_SIZES
 

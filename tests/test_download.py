@@ -1,4 +1,4 @@
-"""Tests of transcendence.download against a real HTTP server on 127.0.0.1.
+"""Tests of transcendence.data.download against a real HTTP server on 127.0.0.1.
 
 No mocks: a ThreadingHTTPServer in a background thread serves seeded random bytes
 and a sha256sums.txt, honours Range requests, and can be told per test to drop the
@@ -28,7 +28,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from transcendence.download import (  # noqa: E402
+from transcendence.data.download import (  # noqa: E402
     DownloadError,
     download_month,
     dump_name,

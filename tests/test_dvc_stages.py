@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from transcendence.dvc_stages import (config_keys, imported_modules, parse_dry_run, read_helpers,
+from transcendence.provenance.dvc_stages import (config_keys, imported_modules, parse_dry_run, read_helpers,
                                       read_rules, stage_params)
 
 from .conftest import ROOT

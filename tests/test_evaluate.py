@@ -9,10 +9,11 @@ import chess.pgn
 import pytest
 import torch
 
-from transcendence.evaluate import Opponent, run_shard
-from transcendence.model import GPT, GPTConfig
-from transcendence.policy import ModelPolicy
-from transcendence.train import save_model
+from transcendence.play.evaluate import run_shard
+from transcendence.play.opponent import Opponent
+from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.play.policy import ModelPolicy
+from transcendence.model.checkpoint import save_model
 
 OPP = Opponent("eps0.5", 780, {"depth": 1}, eps=0.5)
 
@@ -74,7 +75,7 @@ def test_same_seed_same_games_and_unfingerprinted_partials_are_replayed(model_pa
 
 
 def test_low_temperature_legal_mode_is_the_argmax(model_path):
-    from transcendence.train import load_model
+    from transcendence.model.checkpoint import load_model
 
     model = load_model(model_path)
     board = chess.Board()
@@ -88,9 +89,9 @@ def test_low_temperature_legal_mode_is_the_argmax(model_path):
 
 def test_legal_move_scores_are_the_model_log_probabilities(model_path):
     """The cached, batched scores equal prompt + move scored from scratch, move by move."""
-    from transcendence.pgn_text import prompt_for
-    from transcendence.train import load_model
-    from transcendence.vocab import encode
+    from transcendence.pgn.text import prompt_for
+    from transcendence.model.checkpoint import load_model
+    from transcendence.pgn.vocab import encode
 
     model = load_model(model_path)
     board, sans = chess.Board(), []
@@ -113,7 +114,7 @@ def test_legal_move_scores_are_the_model_log_probabilities(model_path):
 def test_cache_kept_across_moves_gives_the_scores_of_a_fresh_start(model_path):
     """A policy that reuses its previous prompt's cache scores like one that starts afresh,
     also when a new game begins (the cache must not leak across games)."""
-    from transcendence.train import load_model
+    from transcendence.model.checkpoint import load_model
 
     model = load_model(model_path)
     kept = ModelPolicy(model, temperature=1.0, mode="legal_moves")
@@ -134,8 +135,8 @@ def speller_path(tmp_path_factory):
     so per-character games run for several plies, with rejected tries and rewinds."""
     import random
 
-    from transcendence.pgn_text import sans_to_text
-    from transcendence.vocab import encode
+    from transcendence.pgn.text import sans_to_text
+    from transcendence.pgn.vocab import encode
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -191,7 +192,7 @@ def test_engine_that_dies_mid_shard_is_restarted_and_recorded(model_path, tmp_pa
     import stat
     import sys
 
-    from transcendence.uci import find_engine
+    from transcendence.engine.uci import find_engine
 
     marker = tmp_path / "died"
     wrapper = tmp_path / "dying-stockfish"

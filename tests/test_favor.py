@@ -11,17 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from transcendence.favor import bootstrap_interval, favor_stats, favor_table, run_favor
-from transcendence.game_positions import model_positions, pick_positions
-from transcendence.model import GPT, GPTConfig
-from transcendence.move_samples import PositionSampler
-from transcendence.move_values import MoveValues, analyse_positions, win_probability
-from transcendence.pgn_text import prompt_for
-from transcendence.policy import MAX_MOVE_CHARS, ModelPolicy
-from transcendence.synthetic import format_pgn
-from transcendence.train import save_model
-from transcendence.uci import _ranked_lines
-from transcendence.vocab import SPACE_ID, VOCAB, encode
+from transcendence.analysis.favor import bootstrap_interval, favor_stats, favor_table, run_favor
+from transcendence.analysis.game_positions import model_positions, pick_positions
+from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.play.move_samples import PositionSampler
+from transcendence.engine.move_values import MoveValues, analyse_positions, win_probability
+from transcendence.pgn.text import prompt_for
+from transcendence.play.policy import MAX_MOVE_CHARS, ModelPolicy
+from transcendence.pgn.text import format_pgn
+from transcendence.model.checkpoint import save_model
+from transcendence.engine.uci import _ranked_lines
+from transcendence.pgn.vocab import SPACE_ID, VOCAB, encode
 
 BACK_RANK_MATE = "6k1/5ppp/8/8/8/8/8/R6K w - - 0 1"   # Ra8# is the only mate
 SCHOLARS = ["e4", "e5", "Bc4", "Nc6", "Qh5", "Nf6", "Qxf7#"]

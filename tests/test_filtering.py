@@ -10,9 +10,9 @@ import pytest
 import zstandard
 
 from transcendence.files import open_binary
-from transcendence.filtering import filter_dump, game_drop_reason, illegal_move
-from transcendence.distinct_players import DistinctPlayers
-from transcendence.pgn_stream import DumpError, decoded_blocks, games_of_blocks, iter_chunks, iter_games
+from transcendence.data.filtering import filter_dump, game_drop_reason, illegal_move
+from transcendence.data.distinct_players import DistinctPlayers
+from transcendence.pgn.stream import DumpError, decoded_blocks, games_of_blocks, iter_chunks, iter_games
 
 
 def game(white: str, black: str, result: str = "1-0", moves: str = "1. e4 e5 2. Nf3 Nc6", **extra: str) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from transcendence.rating import Glicko2
-from transcendence.summary import best_players, head_to_head, rate_rows
+from transcendence.rating.systems import Glicko2
+from transcendence.rating.table import best_players, head_to_head, rate_rows
 
 PLAYERS = [{"name": "eps0.875", "elo": 200}, {"name": "eps0.75", "elo": 360}, {"name": "eps0.5", "elo": 780}]
 

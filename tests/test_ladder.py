@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from transcendence.ladder import fit_ratings
+from transcendence.rating.ladder import fit_ratings
 
 
 def simulate(true: dict[str, float], n: int, seed: int = 0):

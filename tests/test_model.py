@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from transcendence.model import GPT, GPTConfig
+from transcendence.model.gpt import GPT, GPTConfig
 
 
 def test_paper_model_has_about_50m_parameters():

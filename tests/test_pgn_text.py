@@ -1,4 +1,4 @@
-"""Tests for the PGN -> paper text conversion (``transcendence.pgn_text``).
+"""Tests for the PGN -> paper text conversion (``transcendence.pgn.text``).
 
 The core is a property test over seeded random games played with python-chess.
 The move picker is biased towards the rare moves the text format must survive
@@ -32,8 +32,8 @@ try:  # the package may not be installed (e.g. running straight from a checkout)
 except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from transcendence import pgn_text
-from transcendence.pgn_text import (
+from transcendence.pgn import text as pgn_text
+from transcendence.pgn.text import (
     game_to_text,
     movetext_to_text,
     prompt_for,
@@ -41,7 +41,7 @@ from transcendence.pgn_text import (
     sans_to_text,
     text_to_sans,
 )
-from transcendence.vocab import VOCAB, decode, encode
+from transcendence.pgn.vocab import VOCAB, decode, encode
 
 N_RANDOM_GAMES = 100
 RESULTS = ("1-0", "0-1", "1/2-1/2", "*")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from transcendence import dvc_stages
+from transcendence.provenance import dvc_stages
 
 from .conftest import ROOT, copy_repository
 
@@ -169,7 +169,7 @@ def test_lock_records_hash_code_and_params_of_every_dataset_and_checkpoint(study
         checkpoint = f"results/models/cap{cap}/model.pt"
         assert len(datasets) == 2 and checkpoint in train and evaluate
         check_hashes(datasets | {checkpoint: train[checkpoint]})
-        for stage, code in [(f"dataset-cap{cap}", "packing.py"), (f"train-cap{cap}", "train.py")]:
+        for stage, code in [(f"dataset-cap{cap}", "data/packing.py"), (f"train-cap{cap}", "training/train.py")]:
             deps = entries(stage, "deps")
             script = f"workflow/scripts/{stage.split('-')[0]}.py"
             check_hashes({p: deps[p] for p in (script, f"src/transcendence/{code}")})

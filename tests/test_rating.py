@@ -1,4 +1,4 @@
-"""Tests for :mod:`transcendence.rating`: Glicko-2 against Glickman's worked example, and the
+"""Tests for :mod:`transcendence.rating.systems`: Glicko-2 against Glickman's worked example, and the
 order-independent Elo MLE against closed forms and its own likelihood."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from transcendence.rating import (
+from transcendence.rating.systems import (
     GLICKO2_SCALE,
     EloEstimate,
     Glicko2,

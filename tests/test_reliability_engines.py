@@ -21,12 +21,13 @@ import pytest
 import torch
 
 import transcendence
-from transcendence.evaluate import Opponent, file_sha256, run_shard
-from transcendence.model import GPT, GPTConfig
-from transcendence.summary import read_tables
-from transcendence.synthetic import Player, generate_shard
-from transcendence.train import save_model
-from transcendence.uci import EngineError, UciEngine, find_engine
+from transcendence.play.evaluate import file_sha256, run_shard
+from transcendence.play.opponent import Opponent
+from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.rating.table import read_tables
+from transcendence.data.synthetic import Player, generate_shard
+from transcendence.model.checkpoint import save_model
+from transcendence.engine.uci import EngineError, UciEngine, find_engine
 
 from .conftest import ROOT
 from .fake_engine import make_engine
@@ -83,7 +84,8 @@ def _child(code: str, env_args: dict) -> subprocess.Popen:
 
 SHARD_CHILD = """
 import json, os
-from transcendence.evaluate import Opponent, run_shard
+from transcendence.play.evaluate import run_shard
+from transcendence.play.opponent import Opponent
 a = json.loads(os.environ["ARGS"])
 a["opponent"] = Opponent(**a["opponent"])
 run_shard(a.pop("model"), a.pop("pgn"), a.pop("table"), **a)
@@ -91,7 +93,7 @@ run_shard(a.pop("model"), a.pop("pgn"), a.pop("table"), **a)
 
 GAMES_CHILD = """
 import json, os
-from transcendence.synthetic import Player, generate_shard
+from transcendence.data.synthetic import Player, generate_shard
 a = json.loads(os.environ["ARGS"])
 a["players"] = [Player(**p) for p in a["players"]]
 generate_shard(a.pop("out"), a.pop("players"), a.pop("n_games"), **a)
@@ -343,7 +345,7 @@ def test_synthetic_partial_of_other_work_is_discarded(tmp_path):
 # -- re-running the same work changes no file DVC hashes ----------------------------------
 
 def test_retraining_the_same_work_writes_the_same_metrics_and_keeps_timings_beside_them(tiny_train_data):
-    from transcendence.train import TrainConfig, train
+    from transcendence.training.train import TrainConfig, train
 
     from .conftest import TINY_MODEL_SIZES
 
@@ -360,9 +362,9 @@ def test_retraining_the_same_work_writes_the_same_metrics_and_keeps_timings_besi
 def test_analyses_rerun_write_the_same_json_and_pdf_bytes(tmp_path):
     """favor (JSON, PDF) and t-SNE (JSON), each drawn twice more than a second apart (a PDF's
     creation date has one-second resolution): the same bytes."""
-    from transcendence.favor import run_favor
-    from transcendence.synthetic import format_pgn
-    from transcendence.tsne import run_tsne
+    from transcendence.analysis.favor import run_favor
+    from transcendence.pgn.text import format_pgn
+    from transcendence.analysis.tsne import run_tsne
 
     torch.manual_seed(1)
     model = tmp_path / "model.pt"
@@ -385,7 +387,7 @@ def test_analyses_rerun_write_the_same_json_and_pdf_bytes(tmp_path):
 
 
 def test_refiltering_the_same_dump_writes_the_same_stats(tmp_path):
-    from transcendence.filtering import filter_dump
+    from transcendence.data.filtering import filter_dump
 
     dump = tmp_path / "d.pgn.zst"
     generate_shard(dump, PLAYERS, 20, seed=1, shard=0, engine_path=make_engine(tmp_path / "e"),

@@ -12,16 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from transcendence.board.dataset import build_positions, load_positions, val_games
-from transcendence.board.encoding import FEATURES, encode
-from transcendence.board.network import BoardNet, BoardNetConfig
-from transcendence.board.training import save_board_model
-from transcendence.model import GPT, GPTConfig
-from transcendence.move_values import MoveValues
-from transcendence.reward import (candidate_games, mistake_distribution, model_reward, player_reward,
+from transcendence.data.board_positions import build_positions, load_positions, val_games
+from transcendence.model.board_encoding import FEATURES, encode
+from transcendence.model.board_network import BoardNet, BoardNetConfig
+from transcendence.model.checkpoint import save_board_model
+from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.engine.move_values import MoveValues
+from transcendence.analysis.reward import (candidate_games, mistake_distribution, model_reward, player_reward,
                                   reward_stats, run_expected_reward, sample_positions, verdict)
-from transcendence.synthetic import Player, format_pgn, pick_mistake
-from transcendence.train import save_model
+from transcendence.data.synthetic import Player, pick_mistake
+from transcendence.pgn.text import format_pgn
+from transcendence.model.checkpoint import save_model
 
 # White king a1, black king h8: three legal moves, Kb2, Ka2, Kb1.
 KINGS = "7k/8/8/8/8/8/8/K7 w - - 0 1"

@@ -7,10 +7,10 @@ import random
 import chess
 import pytest
 
-from transcendence.pgn_stream import iter_games
-from transcendence.pgn_text import movetext_to_text, replay
-from transcendence.synthetic import Player, choose_move, generate_shard, pick_mistake, players_from_config
-from transcendence.uci import EngineError, UciEngine, find_engine, go_command
+from transcendence.pgn.stream import iter_games
+from transcendence.pgn.text import movetext_to_text, replay
+from transcendence.data.synthetic import Player, choose_move, generate_shard, pick_mistake, players_from_config
+from transcendence.engine.uci import EngineError, UciEngine, find_engine, go_command
 
 PLAYERS = [Player("weak", 0.9, 100), Player("strong", 0.1, 900)]
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
-from transcendence.legality import _games_of_block, held_out_prefixes, legal_move_share
-from transcendence.model import GPT, GPTConfig
-from transcendence.packing import load_blocks, pack_blocks
-from transcendence.train import TrainConfig, TrainingDiverged, load_model, lr_at, train
+from transcendence.training.legality import _games_of_block, held_out_prefixes, legal_move_share
+from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.data.packing import load_blocks, pack_blocks
+from transcendence.training.train import TrainConfig, TrainingDiverged, lr_at, train
+from transcendence.model.checkpoint import load_model
 
 from .conftest import TINY_MODEL_SIZES
 
@@ -134,7 +134,7 @@ def test_a_state_saved_under_another_recipe_is_not_resumed(data):
 
 def _train_until(data, state: str, steps: int, stop: int, **kw) -> None:
     """Run a training of ``steps`` steps and kill it (an exception) right after ``stop`` steps."""
-    import transcendence.train as t
+    import transcendence.training.train as t
 
     original = t.lr_at
     calls = {"n": 0}

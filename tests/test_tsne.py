@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from transcendence.game_positions import model_positions
-from transcendence.model import GPT, GPTConfig
-from transcendence.synthetic import format_pgn
-from transcendence.train import save_model
-from transcendence.tsne import last_hidden_states, neighbour_r2, run_tsne
-from transcendence.vocab import encode
+from transcendence.analysis.game_positions import model_positions
+from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.pgn.text import format_pgn
+from transcendence.model.checkpoint import save_model
+from transcendence.analysis.tsne import last_hidden_states, neighbour_r2, run_tsne
+from transcendence.pgn.vocab import encode
 
 GAME = ["e4", "e5", "Nf3", "Nc6", "Bb5", "a6", "Ba4", "Nf6", "O-O", "Be7", "Re1", "b5", "Bb3", "d6", "c3", "O-O"]
 

@@ -7,7 +7,6 @@ its HTML report and the README's other commands: tests/test_readme.py.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 
@@ -16,9 +15,8 @@ import chess.pgn
 import pytest
 import yaml
 
-from transcendence.files import open_text
-from transcendence.pgn_stream import iter_games
-from transcendence.train import load_model
+from transcendence.pgn.stream import iter_games
+from transcendence.model.checkpoint import load_model
 
 from .conftest import ROOT
 

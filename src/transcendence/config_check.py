@@ -130,7 +130,7 @@ def engine_problem(name_or_path: str, timeout: float = ENGINE_TIMEOUT) -> str:
 
     One start, one ``uci``, one ``quit``: a tenth of a second for Stockfish, once per run.
     """
-    from .uci import EngineError, find_engine  # resolved exactly as the jobs resolve it
+    from .engine.uci import EngineError, find_engine  # resolved exactly as the jobs resolve it
 
     try:
         exe = find_engine(name_or_path)

@@ -6,9 +6,9 @@ from pathlib import Path
 # The package lives in src/; jobs import it whether or not their environment installed it.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
-from transcendence.figures import diagnostics
+from transcendence.analysis.figures import diagnostics
 from transcendence.logs import logged
-from transcendence.summary import read_tables
+from transcendence.rating.table import read_tables
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]):

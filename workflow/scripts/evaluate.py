@@ -6,7 +6,8 @@ from pathlib import Path
 # The package lives in src/; jobs import it whether or not their environment installed it.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
-from transcendence.evaluate import Opponent, run_shard
+from transcendence.play.evaluate import run_shard
+from transcendence.play.opponent import Opponent
 from transcendence.logs import logged
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)

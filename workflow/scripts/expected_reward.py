@@ -8,8 +8,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
 from transcendence.logs import logged
-from transcendence.reward import run_expected_reward
-from transcendence.synthetic import players_from_config
+from transcendence.analysis.reward import run_expected_reward
+from transcendence.data.synthetic import players_from_config
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

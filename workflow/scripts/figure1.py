@@ -6,7 +6,7 @@ from pathlib import Path
 # The package lives in src/; jobs import it whether or not their environment installed it.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
-from transcendence.figures import figure1
+from transcendence.analysis.figures import figure1
 from transcendence.logs import logged
 
 # Which model read what: the figure must say it, since the two families are different models.

@@ -6,11 +6,11 @@ from pathlib import Path
 # The package lives in src/; jobs import it whether or not their environment installed it.
 sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
-from transcendence.calibration import read_calibrated
+from transcendence.rating.calibration import read_calibrated
 from transcendence.files import read_json
 from transcendence.logs import logged
-from transcendence.rating import Glicko2
-from transcendence.summary import best_in_data, best_players, rate_rows, read_tables, write_ratings
+from transcendence.rating.systems import Glicko2
+from transcendence.rating.table import best_in_data, best_players, rate_rows, read_tables, write_ratings
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

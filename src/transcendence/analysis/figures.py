@@ -1,0 +1,120 @@
+"""The paper's Figure 1: rating against sampling temperature, one panel per cap."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..files import atomic_path  # noqa: E402
+
+
+# Metadata that would make two drawings of the same figure differ (DVC hashes the files):
+# matplotlib stamps a PDF with its creation date and an SVG with a date; None leaves it out.
+_NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+
+
+def _save(fig, outputs: Sequence[str | Path]) -> None:
+    """Write the figure to each output (format from the suffix), atomically, and close it.
+
+    No creation date is written, so the same figure is the same bytes on every run.
+    """
+    for out in outputs:
+        kind = Path(out).suffix.lstrip(".")
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, format=kind, dpi=150, metadata=_NO_DATE.get(kind))
+    plt.close(fig)
+
+
+def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: str = "",
+            reference: Mapping[int, Mapping[float, float]] | None = None) -> None:
+    """Draw rating (with its interval band) against temperature on a log axis.
+
+    The cap is a dashed line; the best player in the cap's data a dotted one; optional
+    ``reference`` points (the paper's published ratings) are drawn as markers.
+    """
+    by_cap: dict[int, list[dict[str, str]]] = defaultdict(list)
+    with open(ratings_csv, newline="") as fh:
+        for row in csv.DictReader(fh):
+            by_cap[int(row["cap"])].append(row)
+    caps = sorted(by_cap)
+    if not caps:
+        raise ValueError(f"{ratings_csv} has no rows to plot")
+    fig, axes = plt.subplots(1, len(caps), figsize=(4.2 * len(caps), 3.8), sharey=True, squeeze=False)
+    for ax, cap in zip(axes[0], caps):
+        rows = sorted(by_cap[cap], key=lambda r: float(r["temperature"]))
+        t = [float(r["temperature"]) for r in rows]
+        ax.fill_between(t, [float(r["ci_low"]) for r in rows], [float(r["ci_high"]) for r in rows],
+                        alpha=0.25, color="tab:blue", label="95% interval")
+        ax.plot(t, [float(r["rating"]) for r in rows], "o-", color="tab:blue", label="model (ML Elo)")
+        ax.axhline(cap, ls="--", color="black", lw=1, label=f"cap {cap}")
+        best = float(rows[0]["best_in_data"])
+        if best == best and best != cap:
+            ax.axhline(best, ls=":", color="tab:red", lw=1, label="best player in data")
+        if reference and cap in reference:
+            pts = sorted(reference[cap].items())
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "x", color="gray", label="paper")
+        ax.set_xscale("log")
+        ax.set_xlabel("temperature")
+        ax.set_title(f"cap {cap}")
+        ax.grid(alpha=0.3)
+        h2h = [r for r in rows if r.get("h2h_score") not in (None, "")]
+        if h2h:  # the direct test, in words: the score against the best player in the data
+            lines = [f"vs {r['best_player']} at T={float(r['temperature']):g}: {100 * float(r['h2h_score']):.0f}% "
+                     f"[{100 * float(r['h2h_ci_low']):.0f}, {100 * float(r['h2h_ci_high']):.0f}]"
+                     for r in (h2h[0], h2h[-1])]
+            ax.text(0.03, 0.03, "\n".join(dict.fromkeys(lines)), transform=ax.transAxes, fontsize=7,
+                    va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
+    axes[0][0].set_ylabel("rating")
+    handles, labels = {}, {}
+    for ax in axes[0]:  # one legend below the panels, never over the data
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            key = "cap" if lab.startswith("cap ") else lab
+            handles.setdefault(key, h)
+            labels.setdefault(key, "rating cap" if key == "cap" else lab)
+    fig.legend(list(handles.values()), list(labels.values()), loc="lower center",
+               ncol=len(handles), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    _save(fig, outputs)
+
+
+def diagnostics(rows: Sequence[Mapping[str, str]], outputs: Sequence[str | Path]) -> None:
+    """Forfeits, illegal tries and game lengths per cap: what explains the ratings.
+
+    ``rows`` are the per-game rows of the evaluation tables.
+    """
+    by_cap: dict[int, list[Mapping[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_cap[int(row["cap"])].append(row)
+    if not by_cap:
+        raise ValueError("no evaluation games to summarise")
+    fig, (ax_f, ax_i, ax_l) = plt.subplots(1, 3, figsize=(13, 3.8))
+    for cap in sorted(by_cap):
+        games = by_cap[cap]
+        temps = sorted({float(g["temperature"]) for g in games})
+        at = {t: [g for g in games if float(g["temperature"]) == t] for t in temps}
+        ax_f.plot(temps, [sum(int(g["forfeit"]) for g in at[t]) / len(at[t]) for t in temps], "o-", label=f"cap {cap}")
+        ax_i.plot(temps, [sum(int(g["illegal_tries"]) for g in at[t]) / len(at[t]) for t in temps], "o-",
+                  label=f"cap {cap}")
+        ax_l.hist([int(g["plies"]) for g in games], bins=30, histtype="step", label=f"cap {cap}")
+    for ax, ylabel in ((ax_f, "share of games forfeited"), (ax_i, "illegal tries per game")):
+        ax.set_xscale("log")
+        ax.set_xlabel("temperature")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)  # rates: zero (as in legal_moves mode) sits on the axis
+        ax.grid(alpha=0.3)
+    ax_f.legend(fontsize=8)
+    ax_l.set_xlabel("game length (plies)")
+    ax_l.set_title("a spike at the end: games stopped at the move limit", fontsize=8)
+    ax_l.set_ylabel("games")
+    ax_l.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, outputs)

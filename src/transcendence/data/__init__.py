@@ -1,0 +1,1 @@
+"""The data stages: download, synthetic players' games, the filter by rating, and the datasets both model families read."""

@@ -1,0 +1,1 @@
+"""Games as text: the character vocabulary, the streaming PGN reader, SAN movetext and PGN writing."""

@@ -1,0 +1,1 @@
+"""How a model plays: the sampling protocols, the single-position and batched policies, opponents and evaluation shards."""

@@ -1,0 +1,90 @@
+"""Many independent samples of the model's move in one position, drawn as one batch.
+
+The favor analysis asks the model for a hundred moves per position and temperature. Drawn
+one at a time through ``ModelPolicy`` that is a hundred sequential character loops; here
+the prompt is computed once and the samples advance together, one character per forward
+pass of the whole batch. Each row is the same chain ``ModelPolicy`` draws (one try, no
+resampling), so the samples have the same distribution:
+
+- ``per_character``: characters at the temperature until the first space (at most
+  ``MAX_MOVE_CHARS``), parsed as SAN; text that is not a legal move (or is a result string)
+  gives ``None``.
+- ``legal_moves``: the legal moves' total log-probabilities, sampled at the temperature.
+"""
+
+from __future__ import annotations
+
+import chess
+import torch
+
+from ..model.gpt import GPT
+from ..pgn.text import prompt_for
+from ..pgn.vocab import SPACE_ID, VOCAB, encode
+from .families import family_of, legal_move_scores
+from .policy import MAX_MOVE_CHARS
+
+
+def _draw(logits: torch.Tensor, temperature: float, n: int | None, gen: torch.Generator) -> torch.Tensor:
+    """Samples from softmax(logits / T) on the CPU (as ``policy._sample``): ``n`` from one
+    distribution, or one per row of a batch when ``n`` is None."""
+    probs = torch.softmax(logits.detach().cpu().double() / temperature, dim=-1)
+    if n is None:
+        return torch.multinomial(probs, 1, generator=gen)[:, 0]
+    return torch.multinomial(probs, n, replacement=True, generator=gen)
+
+
+class PositionSampler:
+    """The model's state after one position's prompt, sampled from at any temperature.
+
+    The prompt (or, in ``legal_moves`` mode, every legal move's score) is computed once,
+    however many temperatures and samples are drawn from it.
+    """
+
+    def __init__(self, model: GPT, board: chess.Board, sans: list[str], mode: str) -> None:
+        if mode not in ("per_character", "legal_moves"):
+            raise ValueError(f"unknown evaluation mode {mode!r}")
+        self.model, self.board, self.mode = model, board, mode
+        self.device = next(model.parameters()).device
+        if mode == "legal_moves":
+            self.moves, self.scores = legal_move_scores(model, board, sans)
+            return
+        if family_of(model) == "board":
+            raise ValueError("the board family samples over legal moves; use the legal_moves mode")
+        ids = encode(prompt_for(sans))
+        if len(ids) + MAX_MOVE_CHARS > model.config.block_size:
+            raise ValueError(f"the game after {len(sans)} plies no longer fits the model's context")
+        with torch.no_grad():
+            logits, _, self.cache = model(torch.from_numpy(ids.astype("int64"))[None].to(self.device))
+        self.last = logits[0, -1]
+
+    def texts(self, temperature: float, n: int, gen: torch.Generator) -> list[str]:
+        """``n`` move texts sampled character by character (``per_character`` mode)."""
+        tokens = _draw(self.last, temperature, n, gen)
+        past = [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.cache]
+        chars: list[list[str]] = [[] for _ in range(n)]
+        open_rows = tokens != SPACE_ID
+        for step in range(MAX_MOVE_CHARS):
+            for row in torch.nonzero(open_rows)[:, 0].tolist():
+                chars[row].append(VOCAB[int(tokens[row])])
+            if step == MAX_MOVE_CHARS - 1 or not open_rows.any():
+                break
+            with torch.no_grad():
+                out, _, past = self.model(tokens[:, None].to(self.device), past=past)
+            tokens = _draw(out[:, -1], temperature, None, gen)
+            open_rows &= tokens != SPACE_ID
+        return ["".join(c) for c in chars]
+
+    def moves_at(self, temperature: float, n: int, gen: torch.Generator) -> list[chess.Move | None]:
+        """``n`` moves the model plays at ``temperature``; ``None``: the sample is no legal move."""
+        if self.mode == "legal_moves":
+            return [self.moves[i] for i in _draw(self.scores, temperature, n, gen).tolist()]
+        return [_parse(self.board, t) for t in self.texts(temperature, n, gen)]
+
+
+def _parse(board: chess.Board, text: str) -> chess.Move | None:
+    try:
+        move = board.parse_san(text)
+    except ValueError:  # illegal, ambiguous, unparsable, or a result string
+        return None
+    # parse_san reads "--" and "0000" as the null move, which is no legal move.
+    return move if move and move in board.legal_moves else None

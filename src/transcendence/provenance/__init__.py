@@ -1,0 +1,1 @@
+"""Provenance: dvc.yaml generated from the Snakemake workflow."""

@@ -1,0 +1,201 @@
+"""Opponent calibration: the evaluation opponents' ratings measured, not assumed.
+
+The paper rated its models against Stockfish Skill Levels whose Elo it took from elsewhere,
+measured under other conditions (another Stockfish, another time limit, other hardware).
+This module measures them under the evaluation's own engine, limits and options: a round
+robin among the opponents and a fixed anchor (for the embedded default the uniform random
+mover at 0; for the paper, one Skill Level held at its published value), rated jointly by
+maximum likelihood (:func:`transcendence.rating.ladder.fit_ratings`). The ratings stage then uses
+these numbers or the configured ones, as the config says.
+
+Every game draws its randomness from a seed made of (seed, pair, game), and games are split
+over worker processes by index, so the games do not depend on the number of workers
+wherever the opponents' limits are depth or nodes.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import random
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Mapping, Sequence, TextIO
+
+from ..data.synthetic import choose_move, play_moves
+from ..engine.uci import UciEngine
+from ..files import atomic_text, write_json
+from ..pgn.text import format_pgn
+from ..play.opponent import Opponent
+from ..seeds import game_seed
+from .ladder import PlayerRating, fit_ratings
+
+_SCORE = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
+# A rating this far from the anchor means a player won (or lost) every game it played:
+# the likelihood has no maximum and the "rating" is only where Newton's method stopped.
+_UNIDENTIFIED = 3000.0
+
+CalibrationGame = tuple[int, str, str]  # (game index within its pair, white name, black name)
+
+
+class CalibrationError(ValueError):
+    """The calibration cannot rate its players (bad config, or results with no finite rating)."""
+
+
+def calibration_players(opponents: Sequence[Opponent], anchor: Opponent,
+                        extra: Sequence[Opponent] = ()) -> list[Opponent]:
+    """The round robin's players: the anchor, the opponents and any extra players, each once.
+
+    A player named like the anchor is the anchor (the paper's config anchors one of its own
+    levels); two different players with one name are an error.
+    """
+    players: dict[str, Opponent] = {anchor.name: anchor}
+    for p in [*opponents, *extra]:
+        known = players.get(p.name)
+        if known is None:
+            players[p.name] = p
+        elif (known.limit, known.skill_level, known.eps, dict(known.options)) != \
+                (p.limit, p.skill_level, p.eps, dict(p.options)):
+            raise CalibrationError(f"two different calibration players are both named {p.name!r}")
+    if len(players) < 2:
+        raise CalibrationError("calibration needs the anchor and at least one other player")
+    return list(players.values())
+
+
+def schedule(players: Sequence[Opponent], games_per_pair: int) -> list[CalibrationGame]:
+    """Every pair plays ``games_per_pair`` games, colours alternating within the pair."""
+    out = []
+    for a, b in itertools.combinations([p.name for p in players], 2):
+        for game in range(games_per_pair):
+            out.append((game, a, b) if game % 2 == 0 else (game, b, a))
+    return out
+
+
+def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], seed: int,
+                engine_path: str, max_plies: int, personas: Mapping[str, str],
+                shared_seed: int | None) -> list[tuple[CalibrationGame, list[str], str, str, str]]:
+    """Play some of the schedule in this process, one engine per engine-using player."""
+    by_name = {p.name: p for p in players}
+    engines: dict[str, UciEngine] = {}
+    try:
+        for p in players:
+            if p.eps < 1.0:
+                engines[p.name] = UciEngine(engine_path, options=p.engine_options()).__enter__()
+        engine_name = next(iter(engines.values())).name if engines else "none"
+        out = []
+        for game in games:
+            index, white, black = game
+            rng = random.Random(game_seed(seed, "calibration", *sorted((white, black)), index))
+            for name in (white, black):
+                if name in engines:
+                    engines[name].new_game()
+
+            def mover(name: str):
+                p = by_name[name]
+                return lambda board, moves_uci: choose_move(board, p.eps, rng, engines.get(name), moves_uci, p.limit,
+                                                            persona=personas.get(name, "uniform"),
+                                                            shared_seed=shared_seed)
+
+            sans, result, termination = play_moves(mover(white), mover(black), max_plies)
+            out.append((game, sans, result, termination, engine_name))
+        return out
+    finally:
+        for engine in engines.values():
+            engine.__exit__(None, None, None)
+
+
+def play_schedule(players: Sequence[Opponent], games: Sequence[CalibrationGame], *, seed: int,
+                  engine_path: str, max_plies: int, workers: int = 1, personas: Mapping[str, str] = {},
+                  shared_seed: int | None = None,
+                  log: TextIO = sys.stderr) -> list[tuple[CalibrationGame, list[str], str, str, str]]:
+    """Play the schedule over ``workers`` processes; results in schedule order.
+
+    ``personas`` and ``shared_seed`` make synthetic players err the way they do in the data.
+    """
+    workers = max(1, min(workers, len(games)))
+    chunks = [list(games[i::workers]) for i in range(workers)]
+    started = time.monotonic()
+    if workers == 1:
+        results = [_play_chunk(players, chunks[0], seed, engine_path, max_plies, personas, shared_seed)]
+    else:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_play_chunk, [players] * workers, chunks, [seed] * workers,
+                                    [engine_path] * workers, [max_plies] * workers, [personas] * workers,
+                                    [shared_seed] * workers))
+    played = {r[0]: r for chunk in results for r in chunk}
+    print(f"[calibration] {len(games)} games in {time.monotonic() - started:.1f}s on {workers} workers",
+          file=log, flush=True)
+    return [played[g] for g in games]
+
+
+def check_identified(ratings: Sequence[PlayerRating], anchor: Opponent) -> None:
+    for r in ratings:
+        if not math.isfinite(r.rating) or abs(r.rating - anchor.rating) > _UNIDENTIFIED \
+                or not (math.isfinite(r.ci_low) and math.isfinite(r.ci_high)):
+            raise CalibrationError(
+                f"calibration player {r.name!r} has no finite rating (it won or lost every game it "
+                f"played); add an opponent of intermediate strength or more games per pair")
+
+
+def calibrate(opponents: Sequence[Opponent], anchor: Opponent, *, games_per_pair: int, seed: int,
+              engine_path: str, max_fullmoves: int, pgn_out: str | Path, csv_out: str | Path,
+              json_out: str | Path, extra: Sequence[Opponent] = (), workers: int = 1,
+              personas: Mapping[str, str] = {}, shared_seed: int | None = None,
+              log: TextIO = sys.stderr) -> list[PlayerRating]:
+    """Play the round robin, rate everyone with ``anchor`` fixed, write games and ratings."""
+    players = calibration_players(opponents, anchor, extra)
+    games = schedule(players, games_per_pair)
+    print(f"[calibration] {len(players)} players ({', '.join(p.name for p in players)}), "
+          f"{len(games)} games, anchor {anchor.name} = {anchor.rating:g}", file=log, flush=True)
+    played = play_schedule(players, games, seed=seed, engine_path=engine_path,
+                           max_plies=2 * max_fullmoves, workers=workers, personas=personas,
+                           shared_seed=shared_seed, log=log)
+    engine_names = sorted({r[4] for r in played} - {"none"})
+    with atomic_text(pgn_out) as fh:
+        for (index, white, black), sans, result, termination, engine_name in played:
+            fh.write(format_pgn({
+                "Event": "Opponent calibration", "Site": "transcendence", "Date": "????.??.??",
+                "Round": str(index + 1), "White": white, "Black": black, "Result": result,
+                "Engine": engine_name, "Termination": termination}, sans, result))
+    ratings = fit_ratings([(w, b, _SCORE[result]) for (_, w, b), _, result, _, _ in played],
+                          anchor.name, anchor.rating)
+    check_identified(ratings, anchor)
+    by_name = {p.name: p for p in players}
+    with atomic_text(csv_out) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["name", "skill_level", "eps", "limit", "configured_rating", "rating", "ci_low",
+                         "ci_high", "games", "anchor", "engine"])
+        for r in sorted(ratings, key=lambda r: r.rating):
+            p = by_name[r.name]
+            writer.writerow([r.name, "" if p.skill_level is None else p.skill_level, p.eps,
+                             ";".join(f"{k}={v}" for k, v in p.limit.items()), p.rating, round(r.rating, 1),
+                             round(r.ci_low, 1), round(r.ci_high, 1), r.games, int(r.name == anchor.name),
+                             ";".join(engine_names)])
+    write_json(json_out, {
+        "anchor": {"name": anchor.name, "rating": anchor.rating},
+        "games_per_pair": games_per_pair, "engine": engine_names,
+        "ratings": {r.name: {"rating": round(r.rating, 1), "ci_low": round(r.ci_low, 1),
+                             "ci_high": round(r.ci_high, 1), "games": r.games} for r in ratings},
+    })
+    return ratings
+
+
+def read_calibrated(csv_path: str | Path) -> dict[str, float]:
+    """Measured rating per player name from a calibration table."""
+    with open(csv_path, newline="") as fh:
+        return {row["name"]: float(row["rating"]) for row in csv.DictReader(fh)}
+
+
+def players_as_opponents(players: Sequence[Mapping[str, object]], limit: Mapping[str, float]) -> list[Opponent]:
+    """The synthetic players as calibration players (their base engine at ``limit``)."""
+    return [Opponent(name=str(p["name"]), rating=float(p["elo"]), limit=dict(limit), eps=float(p["eps"]))
+            for p in players]
+
+
+def random_mover(name: str = "random", rating: float = 0.0) -> Opponent:
+    """The uniform random mover: the natural zero of a rating scale, on every machine."""
+    return Opponent(name=name, rating=rating, limit={"depth": 1}, eps=1.0)
+
