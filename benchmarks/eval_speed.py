@@ -30,7 +30,7 @@ from transcendence.play.evaluate import Game, run_shard
 from transcendence.play.opponent import Opponent
 from transcendence.seeds import game_seed
 from transcendence.pgn.text import prompt_for
-from transcendence.play.policy import _RESULT, MAX_MOVE_CHARS, _sample
+from transcendence.play.sampling import MAX_MOVE_CHARS, RESULT, sample
 from transcendence.pgn.text import format_pgn
 from transcendence.model.checkpoint import load_model
 from transcendence.model.device import pick_device
@@ -49,7 +49,7 @@ def naive_move(model, game: Game, temperature: float, max_tries: int, device) ->
         chars: list[str] = []
         while True:
             logits = model(torch.tensor([ids], device=device))[0][0, -1]
-            token = _sample(logits, temperature, game.gen)
+            token = sample(logits, temperature, game.gen)
             if token == SPACE_ID:
                 break
             chars.append(VOCAB[token])
@@ -57,7 +57,7 @@ def naive_move(model, game: Game, temperature: float, max_tries: int, device) ->
             if len(chars) == MAX_MOVE_CHARS:
                 break
         text = "".join(chars)
-        if _RESULT.match(text):
+        if RESULT.match(text):
             return None, "resigned"
         try:
             move = game.board.parse_san(text)
@@ -78,7 +78,7 @@ def naive_legal_move(model, game: Game, temperature: float) -> tuple[chess.Move 
     if len(encode(prompt_for(game.sans))) + MAX_MOVE_CHARS > model.config.block_size:
         return None, "context limit"
     moves = list(game.board.legal_moves)
-    return moves[_sample(naive_scores(model, game.board, game.sans), temperature, game.gen)], ""
+    return moves[sample(naive_scores(model, game.board, game.sans), temperature, game.gen)], ""
 
 
 def naive_shard(model, opponent: Opponent, *, games: int, seed: int, cap: int, temperature: float,

@@ -229,3 +229,97 @@ sf.wait()
         board = g.board()
         for move in g.mainline_moves():
             board.push(move)
+
+
+class ReferencePolicy:
+    """The oracle of the batched engine: both protocols played the plain way, without caches.
+
+    One forward pass over the whole prompt (and the characters drawn so far) per character,
+    and one over the prompt and a legal move's text per move scored; the rules of a try
+    (a space or ten characters end it; a result string resigns; text that is no legal move
+    is an illegal try) and the draws (softmax(logits / T) in float64 on the CPU, one
+    multinomial draw from the game's generator) are written out here again, on purpose, so
+    the test does not check the engine against itself. Same interface as ``BatchPolicy``.
+    """
+
+    def __init__(self, model, *, slots: int, temperature: float, mode: str, max_tries: int) -> None:
+        self.model, self.slots, self.temperature = model.eval(), slots, temperature
+        self.mode, self.max_tries = mode, max_tries
+
+    def new_game(self, slot: int) -> None:
+        """Nothing carries over between moves."""
+
+    @torch.no_grad()
+    def step(self, requests: list) -> dict:
+        return {r.slot: self._choose(r.board, r.sans, r.gen) for r in requests}
+
+    def _draw(self, logits: torch.Tensor, gen: torch.Generator) -> int:
+        probs = torch.softmax(logits.double() / self.temperature, dim=-1)
+        return int(torch.multinomial(probs, 1, generator=gen).item())
+
+    def _log_probs(self, ids: list[int]) -> torch.Tensor:
+        """log p(next token) after every prefix of ``ids``: one pass over the whole sequence."""
+        out, _, _ = self.model(torch.tensor([ids], dtype=torch.long))
+        return torch.log_softmax(out[0].double(), dim=-1)
+
+    def _choose(self, board: chess.Board, sans: list[str], gen: torch.Generator):
+        import re
+
+        from transcendence.pgn.text import prompt_for
+        from transcendence.pgn.vocab import SPACE_ID, VOCAB, encode
+        from transcendence.play.sampling import Choice
+
+        prompt = encode(prompt_for(sans)).tolist()
+        if len(prompt) + 10 > self.model.config.block_size:
+            return Choice(None, tries=0, context_full=True)
+        if self.mode == "legal_moves":
+            moves = list(board.legal_moves)
+            scores = []
+            for move in moves:
+                text = encode(board.san(move) + " ").tolist()
+                logp = self._log_probs(prompt + text[:-1])
+                scores.append(sum(float(logp[len(prompt) - 1 + i, t]) for i, t in enumerate(text)))
+            pick = self._draw(torch.tensor(scores, dtype=torch.float64), gen)
+            return Choice(moves[pick], text=board.san(moves[pick]))
+        illegal = 0
+        for attempt in range(1, self.max_tries + 1):
+            chars: list[int] = []
+            while len(chars) < 10:
+                token = self._draw(self._log_probs(prompt + chars)[-1], gen)
+                if token == SPACE_ID:
+                    break
+                chars.append(token)
+            text = "".join(VOCAB[t] for t in chars)
+            if re.match(r"^(1-0|0-1|1/2|0-$|1-$)", text):
+                return Choice(None, tries=attempt, illegal=illegal, resigned=True, text=text)
+            try:
+                move = board.parse_san(text)
+            except ValueError:
+                move = None
+            if move is None or move == chess.Move.null():
+                illegal += 1
+                continue
+            return Choice(move, tries=attempt, illegal=illegal, text=text)
+        return Choice(None, tries=self.max_tries, illegal=illegal)
+
+
+@pytest.mark.parametrize("mode", ["per_character", "legal_moves"])
+@pytest.mark.parametrize("which", ["random", "speller"])
+def test_batched_cached_engine_plays_the_games_of_the_cache_free_reference(
+        which, mode, model_path, speller_path, tmp_path, monkeypatch):
+    """The oracle: the same shard through the batched engine (slot caches, padded steps,
+    rewinds, legal moves scored as continuations of the cache) and through the plain
+    reference gives the same PGN and rows: the same moves, tries, illegal tries and ends."""
+    import transcendence.play.evaluate as evaluate
+
+    path = model_path if which == "random" else speller_path
+    kw = dict(games=6, temperature=0.5, max_tries=20, max_fullmoves=12, batch_games=6)
+    _, batched = shard(path, tmp_path / "batched", mode, **kw)
+    monkeypatch.setattr(evaluate, "batch_policy", lambda model, **args: ReferencePolicy(model, **args))
+    _, reference = shard(path, tmp_path / "reference", mode, **kw)
+    assert batched == reference
+    assert (tmp_path / "batched" / "g.pgn").read_text() == (tmp_path / "reference" / "g.pgn").read_text()
+    if which == "speller" or mode == "legal_moves":  # real games (a random model forfeits at once)
+        assert sum(int(r["plies"]) for r in batched) > 12
+    if mode == "per_character":
+        assert sum(int(r["illegal_tries"]) for r in batched) > 0  # rejected tries and rewinds ran

@@ -17,7 +17,8 @@ from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.play.move_samples import PositionSampler
 from transcendence.engine.move_values import MoveValues, analyse_positions, win_probability
 from transcendence.pgn.text import prompt_for
-from transcendence.play.policy import MAX_MOVE_CHARS, ModelPolicy
+from transcendence.play.policy import ModelPolicy
+from transcendence.play.sampling import MAX_MOVE_CHARS
 from transcendence.pgn.text import format_pgn
 from transcendence.model.checkpoint import save_model
 from transcendence.engine.uci import _ranked_lines

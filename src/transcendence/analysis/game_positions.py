@@ -19,7 +19,7 @@ import numpy as np
 
 from ..pgn.stream import iter_games
 from ..pgn.text import movetext_to_text, prompt_for, text_to_sans
-from ..play.policy import MAX_MOVE_CHARS
+from ..play.sampling import MAX_MOVE_CHARS
 
 _MODEL_NAME = re.compile(r"^(chessformer|boardnet)-cap\d+$")   # families.player_name
 ASKED_AT_THE_END = ("forfeit", "resigned")   # evaluate's terminations where the model was to move

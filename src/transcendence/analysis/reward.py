@@ -44,7 +44,7 @@ from ..files import atomic_text, write_json
 from ..pgn.stream import iter_games
 from ..pgn.text import movetext_to_text, prompt_for, text_to_sans
 from ..play.families import context_of, family_of, legal_move_scores
-from ..play.policy import MAX_MOVE_CHARS
+from ..play.sampling import MAX_MOVE_CHARS
 from ..seeds import game_seed
 from .figures import _save, plt
 

@@ -1,7 +1,7 @@
 """The model's moves for many games at once: one batched forward pass per model step.
 
-Same protocol and modes as ``policy.ModelPolicy`` (which stays the one-position API, e.g.
-for the favor analysis), but for every game of a shard whose turn it is together.
+The protocols of :mod:`.sampling`, as ``policy.ModelPolicy`` plays them for one position
+(e.g. for the legality check), but for every game of a shard whose turn it is together.
 
 How games of different lengths share a forward pass: each game owns a fixed slot of a
 ``model.SlotCache`` and its own length. A step feeds each game only its new tokens (the
@@ -40,7 +40,7 @@ import torch
 from ..model.gpt import GPT, SlotCache
 from ..pgn.text import prompt_for
 from ..pgn.vocab import SPACE_ID, VOCAB, encode
-from .policy import _RESULT, MAX_MOVE_CHARS, Choice, _sample, check_sampling
+from .sampling import MAX_MOVE_CHARS, Choice, check_sampling, move_tokens, read_move, sample, total_log_probs, try_ends
 
 
 @dataclass
@@ -147,20 +147,17 @@ class BatchPolicy:
     def _sample_characters(self, req: Request, turn: _Turn, logits: torch.Tensor) -> Choice | None:
         """Sample until a character must be fed to the model (None) or the turn is decided."""
         while True:
-            token = _sample(logits, self.temperature, req.gen)
+            token = sample(logits, self.temperature, req.gen)
             if token != SPACE_ID:
                 turn.chars.append(VOCAB[token])
-                if len(turn.chars) < MAX_MOVE_CHARS:
-                    self.feed[req.slot] = [token]
-                    return None
+            if not try_ends(token, len(turn.chars)):
+                self.feed[req.slot] = [token]
+                return None
             text = "".join(turn.chars)
-            if _RESULT.match(text):
+            move, resigned = read_move(req.board, text)
+            if resigned:
                 return Choice(None, tries=turn.tries, illegal=turn.illegal, resigned=True, text=text)
-            try:
-                move = req.board.parse_san(text)
-            except ValueError:
-                move = None
-            if move:  # a null move ("--") is no move
+            if move is not None:
                 return Choice(move, tries=turn.tries, illegal=turn.illegal, text=text)
             turn.illegal += 1
             if turn.tries == self.max_tries:
@@ -182,7 +179,7 @@ class BatchPolicy:
                 end += 1
             scores = self._score_legal(requests[start:end], moves[start:end], last[start:end])
             for req, ms, sc in zip(requests[start:end], moves[start:end], scores):
-                pick = _sample(sc, self.temperature, req.gen)
+                pick = sample(sc, self.temperature, req.gen)
                 chosen[req.slot] = Choice(ms[pick], text=req.board.san(ms[pick]))
             start = end
         return chosen
@@ -190,7 +187,7 @@ class BatchPolicy:
     def _score_legal(self, requests: list[Request], moves: list[list[chess.Move]],
                      last: list[torch.Tensor]) -> list[torch.Tensor]:
         """Total log-probability of each legal move's SAN and closing space, per game."""
-        texts = [[encode(r.board.san(m) + " ").tolist() for m in ms] for r, ms in zip(requests, moves)]
+        texts = [move_tokens(r.board, ms) for r, ms in zip(requests, moves)]
         width = max(len(t) for ts in texts for t in ts)
         widest = max(len(ms) for ms in moves)
         tokens = torch.full((len(requests), widest, width), SPACE_ID, dtype=torch.long)
@@ -206,10 +203,7 @@ class BatchPolicy:
             follow = logp.gather(3, tokens[:, :, 1:, None])[..., 0]                 # (G, M, width-1)
         scores = []
         for g, ts in enumerate(texts):
-            first = torch.log_softmax(last[g].double(), dim=-1)[tokens[g, :len(ts), 0]]
-            if follow is not None:
-                lengths = torch.tensor([len(t) for t in ts])
-                mask = torch.arange(1, width)[None, :] < lengths[:, None]
-                first = first + (follow[g, :len(ts)] * mask).sum(dim=1)
-            scores.append(first)
+            lengths = torch.tensor([len(t) for t in ts])
+            scores.append(total_log_probs(last[g], tokens[g, :len(ts)], lengths,
+                                          None if follow is None else follow[g, :len(ts)]))
         return scores

@@ -15,7 +15,7 @@ import torch
 
 from ..model.board_encoding import FEATURES, encode, legal_moves
 from ..model.board_network import BoardNet
-from .policy import Choice, _sample, check_sampling
+from .sampling import Choice, check_sampling, sample
 
 
 @torch.no_grad()
@@ -66,6 +66,6 @@ class BoardBatchPolicy:
         scored = legal_move_scores_batch(self.model, [r.board for r in requests])
         chosen: dict[int, Choice] = {}
         for req, (moves, scores) in zip(requests, scored):
-            pick = _sample(scores, self.temperature, req.gen)
+            pick = sample(scores, self.temperature, req.gen)
             chosen[req.slot] = Choice(moves[pick], text=req.board.san(moves[pick]))
         return chosen

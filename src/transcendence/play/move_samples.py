@@ -4,7 +4,8 @@ The favor analysis asks the model for a hundred moves per position and temperatu
 one at a time through ``ModelPolicy`` that is a hundred sequential character loops; here
 the prompt is computed once and the samples advance together, one character per forward
 pass of the whole batch. Each row is the same chain ``ModelPolicy`` draws (one try, no
-resampling), so the samples have the same distribution:
+resampling), under the same protocols (:mod:`.sampling`), so the samples have the same
+distribution:
 
 - ``per_character``: characters at the temperature until the first space (at most
   ``MAX_MOVE_CHARS``), parsed as SAN; text that is not a legal move (or is a result string)
@@ -21,16 +22,7 @@ from ..model.gpt import GPT
 from ..pgn.text import prompt_for
 from ..pgn.vocab import SPACE_ID, VOCAB, encode
 from .families import family_of, legal_move_scores
-from .policy import MAX_MOVE_CHARS
-
-
-def _draw(logits: torch.Tensor, temperature: float, n: int | None, gen: torch.Generator) -> torch.Tensor:
-    """Samples from softmax(logits / T) on the CPU (as ``policy._sample``): ``n`` from one
-    distribution, or one per row of a batch when ``n`` is None."""
-    probs = torch.softmax(logits.detach().cpu().double() / temperature, dim=-1)
-    if n is None:
-        return torch.multinomial(probs, 1, generator=gen)[:, 0]
-    return torch.multinomial(probs, n, replacement=True, generator=gen)
+from .sampling import MAX_MOVE_CHARS, MODES, draw, read_move
 
 
 class PositionSampler:
@@ -41,7 +33,7 @@ class PositionSampler:
     """
 
     def __init__(self, model: GPT, board: chess.Board, sans: list[str], mode: str) -> None:
-        if mode not in ("per_character", "legal_moves"):
+        if mode not in MODES:
             raise ValueError(f"unknown evaluation mode {mode!r}")
         self.model, self.board, self.mode = model, board, mode
         self.device = next(model.parameters()).device
@@ -59,7 +51,7 @@ class PositionSampler:
 
     def texts(self, temperature: float, n: int, gen: torch.Generator) -> list[str]:
         """``n`` move texts sampled character by character (``per_character`` mode)."""
-        tokens = _draw(self.last, temperature, n, gen)
+        tokens = draw(self.last, temperature, n, gen)
         past = [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.cache]
         chars: list[list[str]] = [[] for _ in range(n)]
         open_rows = tokens != SPACE_ID
@@ -70,21 +62,13 @@ class PositionSampler:
                 break
             with torch.no_grad():
                 out, _, past = self.model(tokens[:, None].to(self.device), past=past)
-            tokens = _draw(out[:, -1], temperature, None, gen)
+            tokens = draw(out[:, -1], temperature, None, gen)
             open_rows &= tokens != SPACE_ID
         return ["".join(c) for c in chars]
 
     def moves_at(self, temperature: float, n: int, gen: torch.Generator) -> list[chess.Move | None]:
         """``n`` moves the model plays at ``temperature``; ``None``: the sample is no legal move."""
         if self.mode == "legal_moves":
-            return [self.moves[i] for i in _draw(self.scores, temperature, n, gen).tolist()]
-        return [_parse(self.board, t) for t in self.texts(temperature, n, gen)]
-
-
-def _parse(board: chess.Board, text: str) -> chess.Move | None:
-    try:
-        move = board.parse_san(text)
-    except ValueError:  # illegal, ambiguous, unparsable, or a result string
-        return None
-    # parse_san reads "--" and "0000" as the null move, which is no legal move.
-    return move if move and move in board.legal_moves else None
+            return [self.moves[i] for i in draw(self.scores, temperature, n, gen).tolist()]
+        # A result string (a resignation) is no move either.
+        return [read_move(self.board, t)[0] for t in self.texts(temperature, n, gen)]

@@ -11,13 +11,11 @@ is scored by its total log-probability under the model, and one move is sampled 
 temperature applied to those scores. It never forfeits, which makes a tiny model trained
 for minutes measurable at all.
 
-Both reuse the prompt's key/value cache, so each try costs a few one-token steps.
+Both reuse the prompt's key/value cache, so each try costs a few one-token steps. What a
+sample means (the protocols themselves) is written once, in :mod:`.sampling`.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
 
 import chess
 import torch
@@ -25,36 +23,7 @@ import torch
 from ..model.gpt import GPT
 from ..pgn.text import prompt_for
 from ..pgn.vocab import SPACE_ID, VOCAB, encode
-
-MODES = ("per_character", "legal_moves")
-MAX_MOVE_CHARS = 10          # the longest SAN with its marks is 7 characters, e.g. "exd8=Q#"
-_RESULT = re.compile(r"^(1-0|0-1|1/2|0-$|1-$)")
-
-
-@dataclass
-class Choice:
-    """What the model did on one turn."""
-
-    move: chess.Move | None
-    tries: int = 1            # samples drawn (per_character); 1 in legal_moves mode
-    illegal: int = 0          # illegal or unparsable samples among them
-    resigned: bool = False
-    context_full: bool = False
-    text: str = ""
-
-
-def _sample(logits: torch.Tensor, temperature: float, gen: torch.Generator) -> int:
-    # On the CPU, so a CPU generator gives the same draws whatever device ran the model.
-    probs = torch.softmax(logits.detach().cpu().double() / temperature, dim=-1)
-    return int(torch.multinomial(probs, 1, generator=gen).item())
-
-
-def check_sampling(mode: str, temperature: float) -> None:
-    """Refuse a mode or temperature no policy can play with, naming it."""
-    if mode not in MODES:
-        raise ValueError(f"unknown evaluation mode {mode!r}; use one of {MODES}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+from .sampling import MAX_MOVE_CHARS, Choice, check_sampling, move_tokens, read_move, sample, total_log_probs, try_ends
 
 
 class ModelPolicy:
@@ -96,7 +65,7 @@ class ModelPolicy:
             return Choice(None, tries=0, context_full=True)
         if self.mode == "legal_moves":
             moves, scores = self._score_legal(board, *state)
-            pick = _sample(scores, self.temperature, gen)
+            pick = sample(scores, self.temperature, gen)
             return Choice(moves[pick], text=board.san(moves[pick]))
         return self._choose_characters(board, *state, gen)
 
@@ -113,21 +82,19 @@ class ModelPolicy:
         for attempt in range(1, self.max_tries + 1):
             chars: list[str] = []
             logits, past = last, cache
-            for _ in range(MAX_MOVE_CHARS):
-                token = _sample(logits, self.temperature, gen)
-                if token == SPACE_ID:
+            while True:
+                token = sample(logits, self.temperature, gen)
+                if token != SPACE_ID:
+                    chars.append(VOCAB[token])
+                if try_ends(token, len(chars)):
                     break
-                chars.append(VOCAB[token])
                 out, _, past = self.model(torch.tensor([[token]], device=self.device), past=past)
                 logits = out[0, -1]
             text = "".join(chars)
-            if _RESULT.match(text):
+            move, resigned = read_move(board, text)
+            if resigned:
                 return Choice(None, tries=attempt, illegal=illegal, resigned=True, text=text)
-            try:
-                move = board.parse_san(text)
-            except ValueError:
-                move = None
-            if not move:  # unparsable, illegal, or python-chess's null move "--": no move
+            if move is None:
                 illegal += 1
                 continue
             return Choice(move, tries=attempt, illegal=illegal, text=text)
@@ -135,20 +102,16 @@ class ModelPolicy:
 
     def _score_legal(self, board: chess.Board, last: torch.Tensor, cache) -> tuple[list[chess.Move], torch.Tensor]:
         moves = list(board.legal_moves)
-        texts = [board.san(m) + " " for m in moves]
-        ids = [encode(t) for t in texts]
+        ids = move_tokens(board, moves)
         width = max(len(t) for t in ids)
         batch = torch.full((len(moves), width), SPACE_ID, dtype=torch.long)
         for row, t in enumerate(ids):
-            batch[row, :len(t)] = torch.from_numpy(t.astype("int64"))
+            batch[row, :len(t)] = torch.tensor(t)
         batch = batch.to(self.device)
-        first = torch.log_softmax(last.double(), dim=-1)[batch[:, 0]]
-        score = first.clone()
+        lengths = torch.tensor([len(t) for t in ids], device=self.device)
+        follow = None
         if width > 1:
             out, _, _ = self.model(batch[:, :-1], past=cache)
             logp = torch.log_softmax(out.double(), dim=-1)
             follow = logp.gather(2, batch[:, 1:, None])[..., 0]
-            lengths = torch.tensor([len(t) for t in ids], device=self.device)
-            mask = torch.arange(1, width, device=self.device)[None, :] < lengths[:, None]
-            score = score + (follow * mask).sum(dim=1)
-        return moves, score
+        return moves, total_log_probs(last, batch, lengths, follow)

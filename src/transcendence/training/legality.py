@@ -20,7 +20,8 @@ import torch
 from ..model.gpt import GPT
 from ..pgn.text import prompt_for, text_to_sans
 from ..pgn.vocab import GAME_START, decode
-from ..play.policy import MAX_MOVE_CHARS, ModelPolicy
+from ..play.policy import ModelPolicy
+from ..play.sampling import MAX_MOVE_CHARS
 
 
 @dataclass(frozen=True)
