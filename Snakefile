@@ -26,9 +26,24 @@ if workflow.overwrite_configfiles:
     config.update(copy.deepcopy(workflow.config_settings.overwrite_config))
 
 
+# The package is imported from this checkout's src/, set here once for the whole workflow:
+# this process through sys.path (the config check below), and every job through PYTHONPATH,
+# which a job inherits (a script job's Python, a conda environment's, torchrun's ranks) and
+# which puts src/ ahead of any installed copy of the package. A cluster job runs this
+# Snakefile again on its node, so the same is set there; `envvars` also hands the variable to
+# executors that start jobs in a fresh environment.
+SRC = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SRC)
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[0] != SRC:
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
+
+envvars:
+    "PYTHONPATH",
+
+
 # Schema errors one line each (an unknown key with the keys allowed there), rules across keys,
 # and the engine (it must exist and answer `uci`), before any job: see config_check.py.
-sys.path.insert(0, os.path.join(workflow.basedir, "src"))
 from transcendence.config_check import ConfigError, check_config
 
 try:  # a cluster job's own Snakemake skips the engine: it was checked when the run started

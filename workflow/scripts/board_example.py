@@ -1,11 +1,5 @@
 """Rule board_example: one position where low temperature plays the players' majority move."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
 from transcendence.analysis.board_example import board_example
 from transcendence.logs import logged
 

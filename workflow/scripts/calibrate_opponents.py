@@ -1,15 +1,9 @@
 """Rule calibrate_opponents: a round robin among the opponents and the anchor, rated by ML."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from transcendence.rating.calibration import calibrate, players_as_opponents
-from transcendence.play.opponent import Opponent
-from transcendence.logs import logged
 from transcendence.engine.uci import find_engine
+from transcendence.logs import logged
+from transcendence.play.opponent import Opponent
+from transcendence.rating.calibration import calibrate, players_as_opponents
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

@@ -1,14 +1,8 @@
 """Rule dataset: a cap's games as train/val data: packed text blocks, or (board family) positions."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
 from transcendence.data.board_positions import build_positions
-from transcendence.logs import logged
 from transcendence.data.packing import build_dataset
+from transcendence.logs import logged
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 # Pass 1 runs sm.threads processes; where they start by spawn or forkserver (macOS, Python

@@ -1,11 +1,5 @@
 """Rule diversity: normalised entropy of the moves played in each cap's common positions."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
 from transcendence.analysis.diversity import diversity
 from transcendence.logs import logged
 

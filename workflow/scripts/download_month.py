@@ -1,10 +1,6 @@
 """Rule download_month: one Lichess monthly dump, resumable and checksum-verified."""
 
-import sys
 from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
 
 from transcendence.data.download import download_month
 from transcendence.logs import logged

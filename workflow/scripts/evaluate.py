@@ -1,14 +1,8 @@
 """Rule evaluate: one (cap, temperature, opponent) shard of games against Stockfish."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
+from transcendence.logs import logged
 from transcendence.play.evaluate import run_shard
 from transcendence.play.opponent import Opponent
-from transcendence.logs import logged
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

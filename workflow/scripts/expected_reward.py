@@ -1,15 +1,11 @@
 """Rule expected_reward: the model's and the players' mean expected reward over one cap's positions."""
 
 import json
-import sys
 from pathlib import Path
 
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from transcendence.logs import logged
 from transcendence.analysis.reward import run_expected_reward
 from transcendence.data.synthetic import players_from_config
+from transcendence.logs import logged
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

@@ -1,11 +1,5 @@
 """Rule favor: the paper's favor analysis (Table 1) of one cap's model."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
 from transcendence.analysis.favor import run_favor
 from transcendence.logs import logged
 

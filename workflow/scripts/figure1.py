@@ -1,11 +1,5 @@
 """Rule figure1: rating against temperature, one panel per cap."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
 from transcendence.analysis.figures import figure1
 from transcendence.logs import logged
 

@@ -1,11 +1,5 @@
 """Rule filter_dump: route each game of a dump to every rating cap it fits."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
 from transcendence.data.filtering import filter_dump
 from transcendence.logs import logged
 

@@ -1,13 +1,7 @@
 """Rule player_ratings: the synthetic ladder measured from its own games."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from transcendence.rating.ladder import write_player_ratings
 from transcendence.logs import logged
+from transcendence.rating.ladder import write_player_ratings
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

@@ -1,14 +1,8 @@
 """Rule ratings: one rating per (cap, temperature), two estimators side by side."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from transcendence.rating.calibration import read_calibrated
 from transcendence.files import read_json
 from transcendence.logs import logged
+from transcendence.rating.calibration import read_calibrated
 from transcendence.rating.systems import Glicko2
 from transcendence.rating.table import best_in_data, best_players, rate_rows, read_tables, write_ratings
 

@@ -1,13 +1,7 @@
 """Rule synthetic_games: one shard of games between synthetic players."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from transcendence.logs import logged
 from transcendence.data.synthetic import generate_shard, players_from_config
+from transcendence.logs import logged
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

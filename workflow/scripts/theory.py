@@ -2,7 +2,6 @@
 
 import os
 import sys
-from pathlib import Path
 
 # One BLAS thread per job thread, set before numpy loads: on a busy machine, more threads
 # than the job was given make the many small products several times slower.
@@ -10,11 +9,8 @@ NUMPY_PRELOADED = "numpy" in sys.modules
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(snakemake.threads)  # noqa: F821
 
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from transcendence.logs import logged
 from transcendence.analysis.theory import theory
+from transcendence.logs import logged
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

@@ -1,11 +1,5 @@
 """Rule train: one ChessFormer per cap, resumable, on one process or data-parallel (torchrun)."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
 from transcendence.logs import logged
 from transcendence.training.train_cli import run
 

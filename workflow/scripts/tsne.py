@@ -1,13 +1,7 @@
 """Rule tsne: t-SNE of one cap's model's last hidden state, coloured by Stockfish."""
 
-import sys
-from pathlib import Path
-
-# The package lives in src/; jobs import it whether or not their environment installed it.
-sys.path.insert(0, str(Path(snakemake.scriptdir).parents[1] / "src"))  # noqa: F821
-
-from transcendence.logs import logged
 from transcendence.analysis.tsne import run_tsne
+from transcendence.logs import logged
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:
