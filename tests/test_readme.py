@@ -295,3 +295,24 @@ def test_dvc_remotes_can_be_added_as_written(tmp_path):
         store = config["'remote \"store\"'"]  # DVC writes the section as ['remote "store"']
         assert store["url"] == command.split()[-1] and config["core"]["remote"] == "store"
         (repo / ".dvc" / "config").write_text(committed)  # the next one is an alternative to this one
+
+
+def test_protocol_document_holds_the_published_numbers_paper_yaml_uses():
+    """docs/PROTOCOL.md is what code and configs cite for the paper's protocol: its Figure 1
+    table, Table 1 and diversity means are the references config/paper.yaml draws, and no
+    file cites the study notes that are not in the repository."""
+    text = (ROOT / "docs" / "PROTOCOL.md").read_text()
+    table = {float(m[1]): [int(m[2]), int(m[3]), int(m[4])]
+             for m in re.finditer(r"^\| ([\d.]+) \| (\d+) \| (\d+) \| (\d+) \|$", text, re.M)}
+    reference = PAPER["rating"]["reference"]
+    assert table == {t: [reference[c][t] for c in (1000, 1300, 1500)] for t in reference[1000]}
+    for values in PAPER["favor"]["reference"].values():
+        for key in ("reward", "top1", "top3", "top5"):
+            assert f"{values[key]:g}" in text
+    for cap, entropy in PAPER["diversity"]["reference"].items():
+        assert f"{entropy:.2f} (cap {cap})" in text
+    tracked = subprocess.run(["git", "ls-files", "src", "config", "workflow", "docs", "README.md"], cwd=ROOT,
+                             capture_output=True, text=True, check=True).stdout.split()
+    citing = [f for f in tracked if (ROOT / f).is_file() and not f.endswith(".png")
+              and "STUDY.md" in (ROOT / f).read_text(errors="replace")]
+    assert citing == []

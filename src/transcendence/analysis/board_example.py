@@ -1,7 +1,7 @@
 """The board example: one position where low temperature plays the players' majority move,
 which is good, while temperature 1 often plays something else.
 
-The paper illustrates transcendence with such a board (STUDY.md: low temperature acts as a
+The paper illustrates transcendence with such a board (docs/PROTOCOL.md: low temperature acts as a
 majority vote of the players). This picks it honestly, from measured quantities only:
 
 1. candidates: positions of the cap's data seen more than ``min_count`` times in the first

@@ -1,6 +1,6 @@
 """Dataset diversity: how spread out the players' moves are in positions they often reach.
 
-The paper (STUDY.md, "Further results") argues that transcendence needs diverse players and
+The paper (docs/PROTOCOL.md, "Published numbers the configs use") argues that transcendence needs diverse players and
 measures it per cap as the mean normalised entropy of the moves played from common
 positions: 0.70 (cap 1000), 0.66 (1300), 0.64 (1500). Its released analysis
 (``analysis/dataset/plot_dataset.py`` in the authors' repository) fixes the details, and

@@ -8,7 +8,7 @@ it can do no better than the experts' mean; at low temperature it plays the argm
 average, a majority vote, which beats the best expert when the experts' mistakes are
 independent ("transcendence"). With ``shared`` noise every expert is the same noisy
 ``W* + sigma * E``: nothing to average out, and low temperature only recovers that one
-expert. STUDY.md ("Further results", "Theory") describes the setting.
+expert. docs/PROTOCOL.md ("The claim", "Published numbers the configs use") describes the setting.
 
 Design choices, for paired and smooth comparisons: one ``W*``, one training and one test set
 and one expert assignment per seed for every sigma and both noise kinds; the noise is one

@@ -1,6 +1,6 @@
 """The rating-cap filter: one streaming pass routes each game to every cap it fits.
 
-STUDY.md: a game is kept for cap R when both ``WhiteElo`` and ``BlackElo`` are at most R;
+docs/PROTOCOL.md: a game is kept for cap R when both ``WhiteElo`` and ``BlackElo`` are at most R;
 caps are nested, with no floor; games whose result is missing or ``*`` are dropped. Only
 standard chess is kept. Every dropped game is counted by reason, so a count is never
 silently wrong.

@@ -1,6 +1,6 @@
 """Serialise filtered games into the paper's text and pack them into token blocks.
 
-STUDY.md's packing: blocks of 1024 characters (the model sees 1023 and predicts the next
+The paper's packing (docs/PROTOCOL.md): blocks of 1024 characters (the model sees 1023 and predicts the next
 one); a game that does not fit in what is left of a block starts at the beginning of the
 next block; longer games are truncated; 95/5 train/val split by game. The rest of a block
 is padded with spaces (id 0), which the model learns to emit after a game, harmlessly,

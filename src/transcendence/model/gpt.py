@@ -1,6 +1,6 @@
 """The ChessFormer: a GPT-2 style decoder over the 32-character chess vocabulary.
 
-As STUDY.md describes it (nanoGPT's design): learned positions, pre-LayerNorm blocks, GELU
+As docs/PROTOCOL.md describes it (nanoGPT's design): learned positions, pre-LayerNorm blocks, GELU
 MLPs, no biases, tied input and output embeddings. Attention uses PyTorch's
 scaled-dot-product kernel (flash attention on a GPU). ``forward`` optionally takes and
 returns a key/value cache, so evaluation can extend a game one character or one candidate

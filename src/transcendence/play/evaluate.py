@@ -1,6 +1,6 @@
 """Evaluation: a trained model plays a Stockfish opponent at one temperature (one shard).
 
-STUDY.md's protocol: the model is White in half the games and Black in the other half;
+The paper's protocol (docs/PROTOCOL.md): the model is White in half the games and Black in the other half;
 games still running after ``max_fullmoves`` full moves are draws (the context limit); a
 model that cannot produce a legal move in ``max_tries`` tries forfeits; a result string is
 a resignation. Every game is written as PGN, with headers that say who played, at which
