@@ -124,7 +124,7 @@ def test_default_profile_applies_to_plain_runs(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     assert "Using workflow specific profile" in out and "profiles/default" in out
     threads = dict(t.split("=") for t in yaml.safe_load((DEFAULT_PROFILE / "config.yaml").read_text())["set-threads"])
-    assert int(threads["train"]) > 2
+    assert int(threads["train"]) >= 1
     train = _of(planned_jobs(out), "train")
     assert train and all(j.threads == 2 for j in train)   # the profile's number, scaled to --cores
 
