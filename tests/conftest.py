@@ -76,6 +76,17 @@ def snakemake(*args: str, workdir: Path | None = None, timeout: int = 600) -> su
     return subprocess.run([*cmd, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def _reproduce_in_copy(tmp_path_factory, config: str) -> Path:
+    """`make reproduce` from a fresh copy's root, with config/<config>.yaml as its default."""
+    repo = copy_repository(tmp_path_factory.mktemp(config) / "repo")
+    (repo / "config" / "config.yaml").write_text((repo / "config" / f"{config}.yaml").read_text())
+    link_environment(repo)
+    proc = shell("make reproduce", cwd=repo)
+    if proc.returncode != 0:
+        pytest.fail(f"{config} run (make reproduce) failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return repo
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory) -> Path:
     """The whole DAG on config/smoke.yaml, once per test session; returns the repository copy.
@@ -86,26 +97,14 @@ def smoke_run(tmp_path_factory) -> Path:
     config/config.yaml, the embedded default, holds config/smoke.yaml's content, so the
     README's commands run as written in minutes instead of the default's quarter of an hour.
     """
-    repo = copy_repository(tmp_path_factory.mktemp("smoke") / "repo")
-    (repo / "config" / "config.yaml").write_text((repo / "config" / "smoke.yaml").read_text())
-    link_environment(repo)
-    proc = shell("make reproduce", cwd=repo)
-    if proc.returncode != 0:
-        pytest.fail(f"smoke run (make reproduce) failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return repo
+    return _reproduce_in_copy(tmp_path_factory, "smoke")
 
 
 @pytest.fixture(scope="session")
 def smoke_board_run(tmp_path_factory) -> Path:
     """The whole DAG on config/smoke-board.yaml (the board family, the default's), run as
     :func:`smoke_run` runs the text family's: `make reproduce` from a fresh copy's root."""
-    repo = copy_repository(tmp_path_factory.mktemp("smoke-board") / "repo")
-    (repo / "config" / "config.yaml").write_text((repo / "config" / "smoke-board.yaml").read_text())
-    link_environment(repo)
-    proc = shell("make reproduce", cwd=repo)
-    if proc.returncode != 0:
-        pytest.fail(f"board smoke run (make reproduce) failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return repo
+    return _reproduce_in_copy(tmp_path_factory, "smoke-board")
 
 
 # A model and a dataset small enough for training tests to run in seconds.

@@ -30,6 +30,18 @@ def random_positions(n_games: int = 40, seed: int = 0, max_plies: int = 150) -> 
     return out
 
 
+def random_game_sans(rng: random.Random, plies: int) -> list[str]:
+    """The SAN moves of one random game of at most ``plies`` plies."""
+    board, sans = chess.Board(), []
+    for _ in range(plies):
+        if board.is_game_over():
+            break
+        move = rng.choice(list(board.legal_moves))
+        sans.append(board.san(move))
+        board.push(move)
+    return sans
+
+
 def reference_encode(board: chess.Board) -> np.ndarray:
     """The features square by square from python-chess's public API: the fast path's oracle."""
     out = np.zeros(FEATURES, dtype=np.uint8)
@@ -123,16 +135,7 @@ def _write_games(path, games: list[list[str]]) -> None:
 
 def test_position_dataset_replays_games_and_drops_illegal_ones(tmp_path):
     rng = random.Random(4)
-    games = []
-    for _ in range(30):
-        board, sans = chess.Board(), []
-        for _ in range(rng.randint(5, 40)):
-            if board.is_game_over():
-                break
-            move = rng.choice(list(board.legal_moves))
-            sans.append(board.san(move))
-            board.push(move)
-        games.append(sans)
+    games = [random_game_sans(rng, rng.randint(5, 40)) for _ in range(30)]
     games.append(["e4", "e5", "Ke3"])                     # an illegal third move
     dumps = [tmp_path / "a.pgn.zst", tmp_path / "b.pgn.zst"]
     _write_games(dumps[0], games[:15])
@@ -244,16 +247,7 @@ def test_board_training_is_deterministic_and_resumes_exactly(tmp_path):
     from transcendence.training.train import TrainConfig
 
     rng = random.Random(9)
-    games = []
-    for _ in range(20):
-        board, sans = chess.Board(), []
-        for _ in range(30):
-            if board.is_game_over():
-                break
-            move = rng.choice(list(board.legal_moves))
-            sans.append(board.san(move))
-            board.push(move)
-        games.append(sans)
+    games = [random_game_sans(rng, 30) for _ in range(20)]
     _write_games(tmp_path / "d.pgn.zst", games)
     data = [tmp_path / n for n in ("train.pos", "val.pos", "meta.json")]
     build_positions([tmp_path / "d.pgn.zst"], *data, val_fraction=0.2, seed=1)

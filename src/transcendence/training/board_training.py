@@ -24,7 +24,7 @@ from ..model.board_encoding import legal_mask
 from ..model.board_network import BoardNet, BoardNetConfig
 from ..model.checkpoint import save_atomic, save_board_model
 from ..model.device import pick_device
-from .train import TrainConfig, TrainingDiverged, _duration, batch_rows, lr_at
+from .train import TrainConfig, TrainingDiverged, _duration, batch_rows, lr_at, resume
 
 _RECIPE_KEYS = ("max_steps", "batch_size", "learning_rate", "min_lr", "warmup_steps", "weight_decay",
                 "beta1", "beta2", "grad_clip", "seed")
@@ -82,17 +82,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     opt = torch.optim.AdamW(model.optimizer_groups(cfg.weight_decay), lr=cfg.learning_rate,
                             betas=(cfg.beta1, cfg.beta2))
     state_path = Path(state_path) if state_path else None
-    step, history = 0, []
-    if state_path and state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        if state.get("recipe") == recipe:
-            model.load_state_dict(state["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            step, history = state["step"], state["history"]
-            print(f"[train] resumed from {state_path} at step {step}", file=log, flush=True)
-        else:
-            print(f"[train] ignoring {state_path}: it was saved with another network, recipe or dataset; "
-                  "starting afresh", file=log, flush=True)
+    step, history = resume(state_path, recipe, model, opt, device, log)
     curves = None
     if live_dir is not None:
         from .tracking import Curves

@@ -202,6 +202,24 @@ def train(train_bin: str | Path, val_bin: str | Path, model_out: str | Path, met
     return summary
 
 
+def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.nn.Module,
+           opt: torch.optim.Optimizer, device: torch.device, log: TextIO) -> tuple[int, list]:
+    """Load the training state at ``state_path`` into ``model`` and ``opt`` when it was saved
+    under the same ``recipe`` (model, hyperparameters, dataset sizes); returns (step, history),
+    (0, []) for a fresh start. A state of other work is ignored, never mixed in."""
+    if not state_path or not state_path.exists():
+        return 0, []
+    state = torch.load(state_path, map_location=device, weights_only=False)
+    if state.get("recipe") != recipe:
+        print(f"[train] ignoring {state_path}: it was saved with another model, recipe or dataset; "
+              "starting afresh", file=log, flush=True)
+        return 0, []
+    model.load_state_dict(state["state_dict"])
+    opt.load_state_dict(state["optimizer"])
+    print(f"[train] resumed from {state_path} at step {state['step']}", file=log, flush=True)
+    return state["step"], state["history"]
+
+
 def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg: TrainConfig, ranks: Ranks, *,
            state_path: Path | None, live_dir, threads: int | None, log: TextIO) -> dict[str, object]:
     if threads:
@@ -219,17 +237,7 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
               "train_blocks": len(train_blocks), "val_blocks": len(val_blocks)}
 
     model, opt, autocast = build(model_cfg, cfg, device)
-    step, history = 0, []
-    if state_path and state_path.exists():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        if state.get("recipe") == recipe:
-            model.load_state_dict(state["state_dict"])
-            opt.load_state_dict(state["optimizer"])
-            step, history = state["step"], state["history"]
-            print(f"[train] resumed from {state_path} at step {step}", file=log, flush=True)
-        else:
-            print(f"[train] ignoring {state_path}: it was saved with another model, recipe or dataset; "
-                  "starting afresh", file=log, flush=True)
+    step, history = resume(state_path, recipe, model, opt, device, log)
     fwd: torch.nn.Module = torch.compile(model) if cfg.compile else model
     if ranks.world > 1:
         fwd = DistributedDataParallel(fwd, device_ids=[device.index] if device.type == "cuda" else None)
