@@ -85,6 +85,9 @@ def go_command(limit: Mapping[str, float]) -> str:
     raise ValueError(f"unknown engine limit {kind!r}; use depth, nodes or time")
 
 
+MAX_WAIT_SLICE = 60.0  # seconds select() waits at once; the deadline is rechecked after each
+
+
 def search_timeout(limit: Mapping[str, float], *, multipv: int = 1, margin: float = SEARCH_MARGIN) -> float:
     """Seconds to wait for ``bestmove``: a generous bound on what the limit can take, plus ``margin``.
 
@@ -213,7 +216,8 @@ class UciEngine:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise EngineTimeout(f"engine {self.path} did not answer {prefix!r} within {timeout:.1f}s")
-            ready, _, _ = select.select([fd], [], [], left)
+            # Wait in slices: a deep search's bound (depth 60: ~1e12 s) overflows select's time_t.
+            ready, _, _ = select.select([fd], [], [], min(left, MAX_WAIT_SLICE))
             if not ready:
                 continue
             data = os.read(fd, 65536)
