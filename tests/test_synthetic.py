@@ -10,7 +10,7 @@ import pytest
 from transcendence.pgn.stream import iter_games
 from transcendence.pgn.text import movetext_to_text, replay
 from transcendence.data.synthetic import Player, choose_move, generate_shard, pick_mistake, players_from_config
-from transcendence.engine.uci import EngineError, UciEngine, find_engine, go_command
+from transcendence.engine.uci import EngineError, UciEngine, find_engine
 
 PLAYERS = [Player("weak", 0.9, 100), Player("strong", 0.1, 900)]
 
@@ -61,14 +61,6 @@ def test_engine_that_dies_is_restarted():
         move = engine.best_move(["e2e4"], {"depth": 1})
         assert chess.Move.from_uci(move) in chess.Board("rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1").legal_moves
         assert engine.restarts == 1
-
-
-def test_go_command_limits():
-    assert go_command({"depth": 3}) == "go depth 3"
-    assert go_command({"nodes": 500}) == "go nodes 500"
-    assert go_command({"time": 0.1}) == "go movetime 100"
-    with pytest.raises(ValueError):
-        go_command({"depth": 1, "nodes": 2})
 
 
 def _position_with_captures() -> chess.Board:

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import chess
-import chess.engine
 import chess.svg
 import torch
 
-from ..engine.uci import find_engine
+from ..engine.limit import EngineLimit, LimitLike
+from ..engine.move_values import ENGINE_OPTIONS, MoveValues
+from ..engine.uci import UciEngine, stop_engines_on_sigterm
 from ..files import atomic_text, write_json
 from ..model.checkpoint import load_model
 from ..play.families import legal_move_scores
@@ -40,18 +41,24 @@ T1_COLOR = "#B22222"         # red: temperature 1's most likely other move
 ENGINE_COLOR = "#1E4FA8"     # blue: the engine's best move, when it is neither
 
 
-def engine_limit(limit: Mapping[str, float]) -> chess.engine.Limit:
-    """python-chess limit from the config's ``{depth|nodes|time: value}``."""
-    (kind, value), = limit.items()
-    return chess.engine.Limit(**{kind: float(value) if kind == "time" else int(value)})
+def engine_values(boards: Sequence[chess.Board], engine_path: str,
+                  limit: EngineLimit) -> tuple[str, list[dict[chess.Move, float]]]:
+    """The engine's name, and every legal move's expected score for the mover (0..1) in
+    each board, from one multipv search per board.
 
-
-def move_scores(engine: chess.engine.SimpleEngine, board: chess.Board,
-                limit: chess.engine.Limit) -> dict[chess.Move, float]:
-    """Every legal move's expected score for the mover (0..1), from one multipv search."""
-    infos = engine.analyse(board, limit, multipv=board.legal_moves.count())
-    return {info["pv"][0]: info["score"].pov(board.turn).wdl(model="lichess").expectation()
-            for info in infos if info.get("pv")}
+    One engine process searches the boards in turn, its hash cleared before the first only,
+    as python-chess's ``SimpleEngine`` searched them when this example was first made: a
+    search at a depth limit depends on the hash the previous ones left, so this keeps the
+    example's numbers. (The favor analysis's cached values,
+    :mod:`transcendence.engine.move_values`, clear the hash before every position, which
+    makes them independent of order; at depth 10 they differ from these by up to 0.05.)
+    """
+    with stop_engines_on_sigterm(), UciEngine(engine_path, options=ENGINE_OPTIONS) as engine:
+        values = [MoveValues.from_lines(board.fen(), engine.analyse(board.fen(), limit,
+                                                                    multipv=board.legal_moves.count()))
+                  for board in boards]
+        name = engine.name or engine_path
+    return name, [{chess.Move.from_uci(m): v for m, v in zip(mv.moves, mv.values)} for mv in values]
 
 
 def _probs(scores: torch.Tensor, temperature: float) -> list[float]:
@@ -60,9 +67,10 @@ def _probs(scores: torch.Tensor, temperature: float) -> list[float]:
 
 def board_example(model_path: str | Path, data_paths: Sequence[str | Path], *, plies: int, min_count: int,
                   max_games: int | None, positions: int, analysed: int, low_temperature: float,
-                  engine: str, limit: Mapping[str, float], svg_out: str | Path, json_out: str | Path,
+                  engine: str, limit: LimitLike, svg_out: str | Path, json_out: str | Path,
                   md_out: str | Path, threads: int = 1, log=None) -> dict[str, object]:
     """Pick the example position, draw it as SVG, explain it in JSON and Markdown."""
+    limit = EngineLimit.parse(limit)  # a wrong limit fails before the model is read
     torch.set_num_threads(threads)  # the job's share of the CPU; small batches gain nothing from more
     counts = count_positions(data_paths, plies=plies, max_games=max_games, keep_prefixes=True)
     common = [(pos, moves) for pos, moves in counts.common(min_count) if len(moves) > 1][:positions]
@@ -86,14 +94,12 @@ def board_example(model_path: str | Path, data_paths: Sequence[str | Path], *, p
                            "miss_t1": 1.0 - p1[legal.index(majority)]})
     qualifying = [c for c in candidates if c["qualifies"]]
     pool = sorted(qualifying or candidates, key=lambda c: -c["miss_t1"])[:analysed]
-    with chess.engine.SimpleEngine.popen_uci(find_engine(engine)) as sf:
-        engine_name = sf.id.get("name", engine)
-        for c in pool:
-            wp = move_scores(sf, c["board"], engine_limit(limit))
-            c["wp"] = [wp.get(m, math.nan) for m in c["legal"]]
-            for name, t in (("low", low_temperature), ("t1", 1.0)):
-                c[f"expected_{name}"] = sum(p * w for p, w in zip(_probs(c["scores"], t), c["wp"]))
-            c["gain"] = c["expected_low"] - c["expected_t1"]
+    engine_name, values = engine_values([c["board"] for c in pool], engine, limit)
+    for c, wp in zip(pool, values):
+        c["wp"] = [wp.get(m, math.nan) for m in c["legal"]]
+        for name, t in (("low", low_temperature), ("t1", 1.0)):
+            c[f"expected_{name}"] = sum(p * w for p, w in zip(_probs(c["scores"], t), c["wp"]))
+        c["gain"] = c["expected_low"] - c["expected_t1"]
     best = max(pool, key=lambda c: (c["gain"], sum(c["moves"].values())))
     info = _explain(best, low_temperature, engine_name, limit, len(candidates), len(qualifying))
     _draw(best, svg_out)
@@ -106,7 +112,7 @@ def board_example(model_path: str | Path, data_paths: Sequence[str | Path], *, p
     return info
 
 
-def _explain(c: dict, low_t: float, engine_name: str, limit: Mapping[str, float],
+def _explain(c: dict, low_t: float, engine_name: str, limit: EngineLimit,
              n_candidates: int, n_qualifying: int) -> dict[str, object]:
     board: chess.Board = c["board"]
     visits = sum(c["moves"].values())
@@ -133,7 +139,7 @@ def _explain(c: dict, low_t: float, engine_name: str, limit: Mapping[str, float]
         "expected_score_t1": round(c["expected_t1"], 4),
         "expected_score_gain": round(c["gain"], 4),
         "engine": engine_name,
-        "engine_limit": dict(limit),
+        "engine_limit": limit.to_config(),
         "candidates": n_candidates,
         "candidates_with_majority_on_top": n_qualifying,
         "moves": rows,

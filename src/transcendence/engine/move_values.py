@@ -20,12 +20,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence, TextIO
+from typing import Sequence, TextIO
 
 import chess
 import chess.engine
 
 from ..files import atomic_text
+from .limit import EngineLimit, LimitLike
 from .uci import UciEngine, stop_engines_on_sigterm
 
 ENGINE_OPTIONS = {"Threads": 1, "Hash": 16}
@@ -65,8 +66,10 @@ class MoveValues:
         return self.values[0]
 
 
-def cache_key(fen: str, limit: Mapping[str, float], engine_id: str) -> str:
-    text = json.dumps({"fen": fen, "limit": dict(limit), "engine": engine_id, "multipv": "all"}, sort_keys=True)
+def cache_key(fen: str, limit: LimitLike, engine_id: str) -> str:
+    """The name of a position's cache entry: a hash of what its values depend on."""
+    config = EngineLimit.parse(limit).to_config()
+    text = json.dumps({"fen": fen, "limit": config, "engine": engine_id, "multipv": "all"}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -84,7 +87,7 @@ def _read_cache(path: Path, fen: str) -> list | None:
     return entry["lines"] if entry.get("fen") == fen else None
 
 
-def analyse_positions(fens: Sequence[str], *, engine_path: str, limit: Mapping[str, float],
+def analyse_positions(fens: Sequence[str], *, engine_path: str, limit: LimitLike,
                       cache_dir: str | Path, workers: int = 1, log: TextIO | None = None) -> list[MoveValues]:
     """Values of every legal move of each position (in input order).
 
@@ -92,6 +95,7 @@ def analyse_positions(fens: Sequence[str], *, engine_path: str, limit: Mapping[s
     many came from the cache and how many were searched is printed to ``log``.
     """
     cache_dir = Path(cache_dir)
+    limit = EngineLimit.parse(limit)
     unique = list(dict.fromkeys(fens))
     for fen in unique:
         board = chess.Board(fen)
@@ -127,7 +131,7 @@ def analyse_positions(fens: Sequence[str], *, engine_path: str, limit: Mapping[s
                                    f"(missing {sorted(missing)}); give the analysis a larger limit")
             path = _cache_file(cache_dir, cache_key(fen, limit, engine_id))
             with atomic_text(path) as fh:
-                json.dump({"fen": fen, "limit": dict(limit), "engine": engine_id, "lines": found}, fh)
+                json.dump({"fen": fen, "limit": limit.to_config(), "engine": engine_id, "lines": found}, fh)
             return fen, found
 
         try:  # SIGTERM kills the engines at once (a search has a deadline; a stopping job should not wait for it)
@@ -141,5 +145,5 @@ def analyse_positions(fens: Sequence[str], *, engine_path: str, limit: Mapping[s
                 engine.close()
     if log is not None:
         print(f"[move values] {len(unique)} positions, {len(unique) - len(todo)} from the cache, "
-              f"{len(todo)} searched ({engine_id}, {dict(limit)}, {workers} engines)", file=log, flush=True)
+              f"{len(todo)} searched ({engine_id}, {limit.to_config()}, {workers} engines)", file=log, flush=True)
     return [MoveValues.from_lines(fen, lines[fen]) for fen in fens]

@@ -22,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from queue import SimpleQueue
 from typing import Mapping, Sequence
 
+from .limit import EngineLimit, LimitLike
 from .uci import SEARCH_MARGIN, UciEngine
 
 
@@ -47,11 +48,14 @@ class EnginePool:
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engine")
         self.name = self._engines[0].name
 
-    def submit(self, moves_uci: Sequence[str], limit: Mapping[str, float]) -> Future:
-        """The engine's move after ``moves_uci``, as a future of (UCI move, restarts it took)."""
-        return self._threads.submit(self._search, list(moves_uci), dict(limit))
+    def submit(self, moves_uci: Sequence[str], limit: LimitLike) -> Future:
+        """The engine's move after ``moves_uci``, as a future of (UCI move, restarts it took).
 
-    def _search(self, moves_uci: list[str], limit: dict[str, float]) -> tuple[str, int]:
+        The limit is parsed here, so a wrong one fails in the caller rather than in a future.
+        """
+        return self._threads.submit(self._search, list(moves_uci), EngineLimit.parse(limit))
+
+    def _search(self, moves_uci: list[str], limit: EngineLimit) -> tuple[str, int]:
         engine = self._idle.get()
         try:
             before = engine.restarts

@@ -8,7 +8,8 @@ Faults it survives, because a long run must lose nothing to one bad engine proce
 
 - a process that dies, or stops answering, is killed, restarted and asked again from the
   same position. Every reply has a deadline: the handshake (``uci``, ``isready``) gets
-  ``reply_timeout`` seconds, a search the time its limit can take (:func:`search_timeout`)
+  ``reply_timeout`` seconds, a search the time its limit can take
+  (:meth:`~transcendence.engine.limit.EngineLimit.search_timeout`)
   plus ``search_margin``. Each restart is counted in ``restarts``, and the request gives up
   only after ``max_failures`` failures in a row on that one request, so a long shard on a
   flaky machine goes on while an engine that fails on every try still stops the job.
@@ -30,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence, TypeVar
+
+from .limit import EngineLimit, LimitLike
 
 T = TypeVar("T")
 
@@ -71,40 +74,7 @@ def find_engine(name_or_path: str) -> str:
     return found
 
 
-def go_command(limit: Mapping[str, float]) -> str:
-    """The UCI ``go`` command for a per-move limit given as ``{depth|nodes|time: value}``."""
-    if len(limit) != 1:
-        raise ValueError(f"engine limit must have exactly one of depth, nodes, time; got {dict(limit)}")
-    (kind, value), = limit.items()
-    if kind == "depth":
-        return f"go depth {int(value)}"
-    if kind == "nodes":
-        return f"go nodes {int(value)}"
-    if kind == "time":
-        return f"go movetime {max(1, round(float(value) * 1000))}"
-    raise ValueError(f"unknown engine limit {kind!r}; use depth, nodes or time")
-
-
 MAX_WAIT_SLICE = 60.0  # seconds select() waits at once; the deadline is rechecked after each
-
-
-def search_timeout(limit: Mapping[str, float], *, multipv: int = 1, margin: float = SEARCH_MARGIN) -> float:
-    """Seconds to wait for ``bestmove``: a generous bound on what the limit can take, plus ``margin``.
-
-    A time limit takes its time; a node limit at least 20,000 nodes/s (Stockfish searches
-    about a million per second on one thread); a depth limit 1 ms times 1.8 per ply (depth
-    10: 0.4 s, depth 20: 2 min), times the number of lines searched, since a depth
-    iteration searches each ``multipv`` line in turn.
-    """
-    go_command(limit)  # the same validation as the search itself
-    (kind, value), = limit.items()
-    if kind == "time":
-        expected = float(value)
-    elif kind == "nodes":
-        expected = float(value) / 20_000
-    else:
-        expected = 0.001 * 1.8 ** float(value) * max(1, multipv)
-    return expected + margin
 
 
 def kill_all_engines() -> None:
@@ -298,7 +268,7 @@ class UciEngine:
         self.close()
 
     # -- playing ------------------------------------------------------------------------
-    def best_move(self, moves_uci: Sequence[str], limit: Mapping[str, float], start_fen: str | None = None) -> str:
+    def best_move(self, moves_uci: Sequence[str], limit: LimitLike, start_fen: str | None = None) -> str:
         """The engine's move (UCI notation) after ``moves_uci`` from the start position.
 
         A process that dies or misses the search's deadline is restarted and asked again
@@ -307,8 +277,9 @@ class UciEngine:
         position = f"position fen {start_fen}" if start_fen else "position startpos"
         if moves_uci:
             position += " moves " + " ".join(moves_uci)
-        go = go_command(limit)
-        timeout = search_timeout(limit, margin=self.search_margin)
+        limit = EngineLimit.parse(limit)
+        go = limit.go_command()
+        timeout = limit.search_timeout(margin=self.search_margin)
 
         def attempt() -> str:
             self._send(position)
@@ -321,7 +292,7 @@ class UciEngine:
         return self._retrying(f"the move after {len(moves_uci)} plies", attempt)
 
     # -- analysing ----------------------------------------------------------------------
-    def analyse(self, fen: str, limit: Mapping[str, float], multipv: int = 1) -> list[tuple[str, str, int]]:
+    def analyse(self, fen: str, limit: LimitLike, multipv: int = 1) -> list[tuple[str, str, int]]:
         """The engine's ``multipv`` best lines in ``fen``, best first.
 
         Each line is (first move in UCI, ``"cp"`` or ``"mate"``, value), the score from the
@@ -329,8 +300,9 @@ class UciEngine:
         iteration. MultiPV is set back to 1 afterwards, so ``best_move`` is unaffected. A
         dead or silent process is restarted and asked again, as in ``best_move``.
         """
-        go = go_command(limit)
-        timeout = search_timeout(limit, multipv=multipv, margin=self.search_margin)
+        limit = EngineLimit.parse(limit)
+        go = limit.go_command()
+        timeout = limit.search_timeout(margin=self.search_margin, multipv=multipv)
 
         def attempt() -> list[tuple[str, str, int]]:
             self._send(f"setoption name MultiPV value {multipv}")
