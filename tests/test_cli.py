@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from transcendence.rating.table import COLUMNS
+from transcendence.rating.table import RATINGS_COLUMNS
 
 from .conftest import ROOT
 
@@ -36,7 +36,7 @@ def test_status_lists_configs_results_ratings_and_verdicts(tmp_path):
              "wins": 9, "draws": 2, "losses": 9, "forfeits": 3, "best_in_data": 360, "verdict": "inconclusive"}]
     (tmp_path / "results/summary").mkdir(parents=True)
     with open(tmp_path / "results/summary/ratings.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, restval="")
+        writer = csv.DictWriter(fh, fieldnames=RATINGS_COLUMNS, restval="")
         writer.writeheader()
         writer.writerows(rows)
 

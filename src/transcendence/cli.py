@@ -9,10 +9,11 @@ verdicts of the transcendence test.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from pathlib import Path
+from typing import Mapping
 
+import pandas as pd
 import yaml
 
 
@@ -52,12 +53,7 @@ def expected_results(config: dict) -> list[tuple[str, list[str]]]:
     return [(name, files) for name, files in stages if files]
 
 
-def ratings_rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
-def _interval(row: dict[str, str]) -> str:
+def _interval(row: Mapping[str, object]) -> str:
     return f"[{float(row['ci_low']):.0f}, {float(row['ci_high']):.0f}]"
 
 
@@ -88,25 +84,24 @@ def status(root: Path, configfile: Path, out=sys.stdout) -> int:
     if not table.is_file():
         say("No ratings yet: `make reproduce` (or `snakemake --cores all`) makes them.")
         return 0
-    rows = ratings_rows(table)
+    ratings = pd.read_csv(table)
     say(f"Ratings ({table.relative_to(root)}; 95% likelihood-ratio intervals):")
     say(f"  {'cap':>5} {'T':>6} {'rating':>7} {'interval':>13} {'games':>5} {'W/D/L':>9} "
         f"{'forfeits':>8} {'best in data':>12}  verdict")
-    for r in rows:
+    for r in ratings.to_dict("records"):
         wdl = f"{r['wins']}/{r['draws']}/{r['losses']}"
-        say(f"  {r['cap']:>5} {float(r['temperature']):>6g} {float(r['rating']):>7.0f} {_interval(r):>13} "
-            f"{r['games']:>5} {wdl:>9} {r['forfeits']:>8} {float(r['best_in_data']):>12.0f}  {r['verdict']}")
+        say(f"  {r['cap']:>5} {r['temperature']:>6g} {r['rating']:>7.0f} {_interval(r):>13} "
+            f"{r['games']:>5} {wdl:>9} {r['forfeits']:>8} {r['best_in_data']:>12.0f}  {r['verdict']}")
     say()
     say("Verdicts (transcends: the whole interval above the best player in the cap's data):")
-    for cap in sorted({int(r["cap"]) for r in rows}):
-        mine = [r for r in rows if int(r["cap"]) == cap]
-        counts = {v: sum(r["verdict"] == v for r in mine) for v in ("transcends", "inconclusive", "below")}
-        best = max(mine, key=lambda r: float(r["rating"]))
+    for cap, mine in ratings.groupby("cap"):
+        counts = {v: int((mine["verdict"] == v).sum()) for v in ("transcends", "inconclusive", "below")}
+        best = mine.loc[mine["rating"].idxmax()]
         said = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-        say(f"  cap {cap}: {said} of {len(mine)} temperatures; highest rating {float(best['rating']):.0f} "
-            f"{_interval(best)} at T={float(best['temperature']):g}")
+        say(f"  cap {cap}: {said} of {len(mine)} temperatures; highest rating {best['rating']:.0f} "
+            f"{_interval(best)} at T={best['temperature']:g}")
     planned = {(c, float(t)) for c in caps for t in config["evaluate"]["temperatures"]}
-    rated = {(int(r["cap"]), float(r["temperature"])) for r in rows}
+    rated = set(zip(ratings["cap"].tolist(), ratings["temperature"].tolist()))
     if rated != planned:
         say()
         say(f"Note: the ratings are for other (cap, temperature) pairs than {configfile} plans: "

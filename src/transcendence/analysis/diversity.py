@@ -24,13 +24,13 @@ The counts equal those of the released code's python-chess replay of every game
 
 from __future__ import annotations
 
-import csv
 import math
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import chess
+import pandas as pd
 
 from ..files import atomic_text, write_json
 from ..pgn.stream import iter_games
@@ -229,9 +229,7 @@ def diversity(inputs: Mapping[int, Sequence[str | Path]], *, plies: int, min_cou
               "paper_reference": {str(c): v for c, v in sorted(reference.items())},
               "caps": summary}
     with atomic_text(csv_out) as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+        pd.DataFrame(rows, columns=CSV_COLUMNS, dtype=object).to_csv(fh, index=False, lineterminator="\n")
     write_json(json_out, result)
     diversity_figure(rows, summary, reference, figures)
     return result

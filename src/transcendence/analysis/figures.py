@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-from collections import defaultdict
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -11,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from ..files import atomic_path  # noqa: E402
 
@@ -39,22 +38,19 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
     The cap is a dashed line; the best player in the cap's data a dotted one; optional
     ``reference`` points (the paper's published ratings) are drawn as markers.
     """
-    by_cap: dict[int, list[dict[str, str]]] = defaultdict(list)
-    with open(ratings_csv, newline="") as fh:
-        for row in csv.DictReader(fh):
-            by_cap[int(row["cap"])].append(row)
-    caps = sorted(by_cap)
-    if not caps:
+    ratings = pd.read_csv(ratings_csv)
+    if ratings.empty:
         raise ValueError(f"{ratings_csv} has no rows to plot")
-    fig, axes = plt.subplots(1, len(caps), figsize=(4.2 * len(caps), 3.8), sharey=True, squeeze=False)
-    for ax, cap in zip(axes[0], caps):
-        rows = sorted(by_cap[cap], key=lambda r: float(r["temperature"]))
-        t = [float(r["temperature"]) for r in rows]
-        ax.fill_between(t, [float(r["ci_low"]) for r in rows], [float(r["ci_high"]) for r in rows],
+    caps = ratings.groupby("cap")
+    fig, axes = plt.subplots(1, caps.ngroups, figsize=(4.2 * caps.ngroups, 3.8), sharey=True, squeeze=False)
+    for ax, (cap, rows) in zip(axes[0], caps):
+        rows = rows.sort_values("temperature", kind="stable")
+        t = rows["temperature"].tolist()
+        ax.fill_between(t, rows["ci_low"].tolist(), rows["ci_high"].tolist(),
                         alpha=0.25, color="tab:blue", label="95% interval")
-        ax.plot(t, [float(r["rating"]) for r in rows], "o-", color="tab:blue", label="model (ML Elo)")
+        ax.plot(t, rows["rating"].tolist(), "o-", color="tab:blue", label="model (ML Elo)")
         ax.axhline(cap, ls="--", color="black", lw=1, label=f"cap {cap}")
-        best = float(rows[0]["best_in_data"])
+        best = float(rows["best_in_data"].iloc[0])
         if best == best and best != cap:
             ax.axhline(best, ls=":", color="tab:red", lw=1, label="best player in data")
         if reference and cap in reference:
@@ -64,11 +60,11 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
         ax.set_xlabel("temperature")
         ax.set_title(f"cap {cap}")
         ax.grid(alpha=0.3)
-        h2h = [r for r in rows if r.get("h2h_score") not in (None, "")]
-        if h2h:  # the direct test, in words: the score against the best player in the data
-            lines = [f"vs {r['best_player']} at T={float(r['temperature']):g}: {100 * float(r['h2h_score']):.0f}% "
-                     f"[{100 * float(r['h2h_ci_low']):.0f}, {100 * float(r['h2h_ci_high']):.0f}]"
-                     for r in (h2h[0], h2h[-1])]
+        h2h = rows.dropna(subset=["h2h_score"])
+        if len(h2h):  # the direct test, in words: the score against the best player in the data
+            lines = [f"vs {r['best_player']} at T={r['temperature']:g}: {100 * r['h2h_score']:.0f}% "
+                     f"[{100 * r['h2h_ci_low']:.0f}, {100 * r['h2h_ci_high']:.0f}]"
+                     for r in (h2h.iloc[0], h2h.iloc[-1])]
             ax.text(0.03, 0.03, "\n".join(dict.fromkeys(lines)), transform=ax.transAxes, fontsize=7,
                     va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
     axes[0][0].set_ylabel("rating")
@@ -86,25 +82,22 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
     _save(fig, outputs)
 
 
-def diagnostics(rows: Sequence[Mapping[str, str]], outputs: Sequence[str | Path]) -> None:
+def diagnostics(rows: pd.DataFrame | Sequence[Mapping[str, str]], outputs: Sequence[str | Path]) -> None:
     """Forfeits, illegal tries and game lengths per cap: what explains the ratings.
 
-    ``rows`` are the per-game rows of the evaluation tables.
+    ``rows`` are the per-game rows of the evaluation tables (:func:`transcendence.rating.table.read_tables`).
     """
-    by_cap: dict[int, list[Mapping[str, str]]] = defaultdict(list)
-    for row in rows:
-        by_cap[int(row["cap"])].append(row)
-    if not by_cap:
+    games = pd.DataFrame(rows)
+    if games.empty:
         raise ValueError("no evaluation games to summarise")
+    games = games.astype({"cap": int, "temperature": float, "forfeit": int, "illegal_tries": int, "plies": int})
     fig, (ax_f, ax_i, ax_l) = plt.subplots(1, 3, figsize=(13, 3.8))
-    for cap in sorted(by_cap):
-        games = by_cap[cap]
-        temps = sorted({float(g["temperature"]) for g in games})
-        at = {t: [g for g in games if float(g["temperature"]) == t] for t in temps}
-        ax_f.plot(temps, [sum(int(g["forfeit"]) for g in at[t]) / len(at[t]) for t in temps], "o-", label=f"cap {cap}")
-        ax_i.plot(temps, [sum(int(g["illegal_tries"]) for g in at[t]) / len(at[t]) for t in temps], "o-",
-                  label=f"cap {cap}")
-        ax_l.hist([int(g["plies"]) for g in games], bins=30, histtype="step", label=f"cap {cap}")
+    for cap, mine in games.groupby("cap"):
+        rates = mine.groupby("temperature")[["forfeit", "illegal_tries"]].mean()
+        temps = rates.index.tolist()
+        ax_f.plot(temps, rates["forfeit"].tolist(), "o-", label=f"cap {cap}")
+        ax_i.plot(temps, rates["illegal_tries"].tolist(), "o-", label=f"cap {cap}")
+        ax_l.hist(mine["plies"].tolist(), bins=30, histtype="step", label=f"cap {cap}")
     for ax, ylabel in ((ax_f, "share of games forfeited"), (ax_i, "illegal tries per game")):
         ax.set_xscale("log")
         ax.set_xlabel("temperature")

@@ -54,9 +54,9 @@ from .batch_policy import BatchPolicy, Request
 from .families import batch_policy, player_name
 from .opponent import Opponent
 
-COLUMNS = ["game", "model_color", "result", "model_score", "plies", "termination", "illegal_tries",
-           "forfeit", "cap", "temperature", "mode", "opponent", "opponent_rating", "engine",
-           "engine_options", "engine_restarts", "seed", "model_sha256"]
+GAME_ROW_COLUMNS = ["game", "model_color", "result", "model_score", "plies", "termination", "illegal_tries",
+                    "forfeit", "cap", "temperature", "mode", "opponent", "opponent_rating", "engine",
+                    "engine_options", "engine_restarts", "seed", "model_sha256"]
 
 
 
@@ -210,8 +210,8 @@ def _read_partial(table: Path, pgn: Path, games: int) -> tuple[list[dict[str, st
         text = text[:text.rfind("\n") + 1]
         notes.append("a torn last row")
     reader = csv.DictReader(text.splitlines(keepends=True))
-    if reader.fieldnames != COLUMNS:
-        return [], [], [f"{table} has columns {reader.fieldnames}, not {COLUMNS}"]
+    if reader.fieldnames != GAME_ROW_COLUMNS:
+        return [], [], [f"{table} has columns {reader.fieldnames}, not {GAME_ROW_COLUMNS}"]
     rows = list(reader)
     blocks = pgn.read_text(encoding="utf-8", errors="replace").split("\n\n")  # headers, movetext
     texts = [blocks[2 * i] + "\n\n" + blocks[2 * i + 1] + "\n\n" for i in range(len(blocks) // 2)]
@@ -277,7 +277,7 @@ def _resume(table_part: Path, pgn_part: Path, fingerprint: Mapping[str, object],
 
 def _write_table(path: Path, rows: Iterable[Mapping[str, object]]) -> None:
     with atomic_text(path) as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer = csv.DictWriter(fh, fieldnames=GAME_ROW_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
 
@@ -320,7 +320,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
             "max_tries": max_tries, "max_fullmoves": max_fullmoves, "seed": seed,
             "opponent": {"name": opponent.name, "rating": opponent.rating, "limit": dict(opponent.limit),
                          "skill_level": opponent.skill_level, "eps": opponent.eps},
-            "engine": engines.name, "engine_options": options_text(options), "columns": COLUMNS,
+            "engine": engines.name, "engine_options": options_text(options), "columns": GAME_ROW_COLUMNS,
         }
         fingerprint = json.loads(json.dumps(fingerprint))  # as it reads back from the file
         done_rows, _ = _resume(table_part, pgn_part, fingerprint, games, tag, log)
@@ -338,7 +338,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
                   f"search from a cleared engine; games reproducible from "
                   f"the seed: {f'no ({note})' if note else 'yes'}; checkpoint sha256 {model_sha256}",
                   file=log, flush=True)
-            writer = csv.DictWriter(table_fh, fieldnames=COLUMNS)
+            writer = csv.DictWriter(table_fh, fieldnames=GAME_ROW_COLUMNS)
             if not done_rows:
                 writer.writeheader()
             model_name = player_name(model, cap)

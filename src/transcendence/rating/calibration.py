@@ -15,7 +15,6 @@ wherever the opponents' limits are depth or nodes.
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 import random
@@ -24,6 +23,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Mapping, Sequence, TextIO
+
+import pandas as pd
 
 from ..data.synthetic import choose_move, play_moves
 from ..engine.uci import UciEngine
@@ -164,16 +165,16 @@ def calibrate(opponents: Sequence[Opponent], anchor: Opponent, *, games_per_pair
                           anchor.name, anchor.rating)
     check_identified(ratings, anchor)
     by_name = {p.name: p for p in players}
+    table = []
+    for r in sorted(ratings, key=lambda r: r.rating):
+        p = by_name[r.name]
+        table.append({"name": r.name, "skill_level": "" if p.skill_level is None else p.skill_level, "eps": p.eps,
+                      "limit": ";".join(f"{k}={v}" for k, v in p.limit.items()), "configured_rating": p.rating,
+                      "rating": round(r.rating, 1), "ci_low": round(r.ci_low, 1), "ci_high": round(r.ci_high, 1),
+                      "games": r.games, "anchor": int(r.name == anchor.name), "engine": ";".join(engine_names)})
     with atomic_text(csv_out) as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["name", "skill_level", "eps", "limit", "configured_rating", "rating", "ci_low",
-                         "ci_high", "games", "anchor", "engine"])
-        for r in sorted(ratings, key=lambda r: r.rating):
-            p = by_name[r.name]
-            writer.writerow([r.name, "" if p.skill_level is None else p.skill_level, p.eps,
-                             ";".join(f"{k}={v}" for k, v in p.limit.items()), p.rating, round(r.rating, 1),
-                             round(r.ci_low, 1), round(r.ci_high, 1), r.games, int(r.name == anchor.name),
-                             ";".join(engine_names)])
+        # Each value as Python prints it, with the csv module's CRLF line ends: the bytes as before.
+        pd.DataFrame(table, dtype=object).to_csv(fh, index=False, lineterminator="\r\n")
     write_json(json_out, {
         "anchor": {"name": anchor.name, "rating": anchor.rating},
         "games_per_pair": games_per_pair, "engine": engine_names,
@@ -185,8 +186,8 @@ def calibrate(opponents: Sequence[Opponent], anchor: Opponent, *, games_per_pair
 
 def read_calibrated(csv_path: str | Path) -> dict[str, float]:
     """Measured rating per player name from a calibration table."""
-    with open(csv_path, newline="") as fh:
-        return {row["name"]: float(row["rating"]) for row in csv.DictReader(fh)}
+    table = pd.read_csv(csv_path, dtype={"name": str})
+    return dict(zip(table["name"], table["rating"].astype(float).tolist()))
 
 
 def players_as_opponents(players: Sequence[Mapping[str, object]], limit: Mapping[str, float]) -> list[Opponent]:

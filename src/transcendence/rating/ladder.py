@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..files import atomic_text
 from ..pgn.stream import iter_games
@@ -97,10 +98,12 @@ def write_player_ratings(dumps: Sequence[str | Path], players: Sequence[Mapping[
     if anchor not in configured:
         raise ValueError(f"synthetic.anchor {anchor!r} is not one of the players {sorted(configured)}")
     fitted = fit_ratings(results_from_dumps(dumps), anchor, float(configured[anchor]["elo"]))
-    with atomic_text(out) as fh:
-        fh.write("player,eps,configured_elo,rating,ci_low,ci_high,games,anchor\n")
-        for p in sorted(fitted, key=lambda p: p.rating):
-            c = configured.get(p.name, {})
-            fh.write(f"{p.name},{c.get('eps', '')},{c.get('elo', '')},{p.rating:.1f},{p.ci_low:.1f},"
-                     f"{p.ci_high:.1f},{p.games},{int(p.name == anchor)}\n")
+    table = []
+    for p in sorted(fitted, key=lambda p: p.rating):
+        c = configured.get(p.name, {})
+        table.append({"player": p.name, "eps": c.get("eps", ""), "configured_elo": c.get("elo", ""),
+                      "rating": f"{p.rating:.1f}", "ci_low": f"{p.ci_low:.1f}", "ci_high": f"{p.ci_high:.1f}",
+                      "games": p.games, "anchor": int(p.name == anchor)})
+    with atomic_text(out) as fh:  # each configured value as Python prints it
+        pd.DataFrame(table, dtype=object).to_csv(fh, index=False, lineterminator="\n")
     return fitted

@@ -15,20 +15,19 @@ players it learned from sit on one scale.
 
 from __future__ import annotations
 
-import csv
-from collections import defaultdict
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from ..files import atomic_text, write_json
 from .systems import Glicko2, elo_mle, glicko2_sequential
 
-COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
-           "forfeits", "at_bound", "glicko2_rating", "glicko2_rd", "best_in_data", "above_best",
-           "best_player", "h2h_games", "h2h_score", "h2h_ci_low", "h2h_ci_high", "h2h_verdict",
-           "mean_illegal_tries", "mode", "engine", "anchors", "verdict"]
+RATINGS_COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
+                   "forfeits", "at_bound", "glicko2_rating", "glicko2_rd", "best_in_data", "above_best",
+                   "best_player", "h2h_games", "h2h_score", "h2h_ci_low", "h2h_ci_high", "h2h_verdict",
+                   "mean_illegal_tries", "mode", "engine", "anchors", "verdict"]
 
 
 # The evaluation table's fields the ratings read, and the type each must parse as.
@@ -36,29 +35,34 @@ _FIELDS = {"game": int, "cap": int, "temperature": float, "model_score": float, 
            "forfeit": int, "illegal_tries": int, "opponent": str, "mode": str, "engine": str}
 
 
-def read_tables(paths: Iterable[str | Path]) -> list[dict[str, str]]:
-    """Every row of the evaluation tables, each checked to hold the fields the ratings read.
+def _parses(kind: type, value: str) -> bool:
+    """Whether a field read as text converts to ``kind`` as :func:`rate_rows` will convert it."""
+    try:
+        kind(value)
+    except ValueError:
+        return False
+    return True
+
+
+def read_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Every row of the evaluation tables, as text, each checked to hold the fields the ratings read.
 
     A row that does not (a torn line, a hand edit) stops the stage with its file and line,
     rather than as a bare ``int()`` error later, from a row no message could locate.
     """
-    rows: list[dict[str, str]] = []
+    tables = []
     for path in paths:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            for row in reader:
-                for name, kind in _FIELDS.items():
-                    value = row.get(name)
-                    try:
-                        if value is None:
-                            raise ValueError
-                        kind(value)
-                    except ValueError:
-                        raise ValueError(f"{path}, line {reader.line_num}: field {name!r} is {value!r}, "
-                                         f"not {'a number' if kind is not str else 'present'}; "
-                                         "re-run that evaluation shard") from None
-                rows.append(row)
-    return rows
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)  # a missing field reads as ''
+        for name, kind in _FIELDS.items():
+            if name not in table:
+                raise ValueError(f"{path} has no field {name!r}; re-run that evaluation shard")
+            parses = table[name].map(lambda value: _parses(kind, value)).astype(bool)
+            if not parses.all():
+                row = int(parses.idxmin())  # the first that does not; line 1 is the header
+                raise ValueError(f"{path}, line {row + 2}: field {name!r} is {table[name][row]!r}, "
+                                 "not a number; re-run that evaluation shard")
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(_FIELDS))
 
 
 def best_in_data(filter_stats: Sequence[Mapping[str, object]], *,
@@ -119,11 +123,13 @@ def verdict(ci_low: float, ci_high: float, best: float) -> str:
     return "inconclusive"
 
 
-def rate_rows(rows: Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float], *,
+def rate_rows(rows: pd.DataFrame | Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float], *,
               glicko_start: Glicko2, tau: float, opponent_ratings: Mapping[str, float] | None = None,
               anchors: str = "configured", best_player_by_cap: Mapping[int, str] | None = None
               ) -> list[dict[str, object]]:
     """One summary row per (cap, temperature), sorted by cap then temperature.
+
+    ``rows`` are evaluation games as :func:`read_tables` reads them (or as dicts of text).
 
     ``opponent_ratings`` (by opponent name) replaces the ratings written in the game rows.
     ``best_player_by_cap`` names the strongest player in each cap's data; where that player
@@ -133,29 +139,28 @@ def rate_rows(rows: Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float
     opponents of different strength fit one logistic rating poorly, so this head-to-head
     score is the cleaner test of "plays above the best player it learned from".
     """
-    groups: dict[tuple[int, float], list[Mapping[str, str]]] = defaultdict(list)
-    for row in rows:
-        groups[(int(row["cap"]), float(row["temperature"]))].append(row)
-
-    def opponent_rating(game: Mapping[str, str]) -> float:
-        if opponent_ratings is None:
-            return float(game["opponent_rating"])
-        if game["opponent"] not in opponent_ratings:
-            raise ValueError(f"opponent {game['opponent']!r} has no calibrated rating "
+    games = pd.DataFrame(rows)
+    if games.empty:
+        return []
+    games = games.astype(_FIELDS)
+    if opponent_ratings is not None:
+        unknown = sorted(set(games["opponent"]) - set(opponent_ratings))
+        if unknown:
+            raise ValueError(f"opponent {unknown[0]!r} has no calibrated rating "
                              f"(calibrated: {sorted(opponent_ratings)})")
-        return opponent_ratings[game["opponent"]]
+        games["opponent_rating"] = games["opponent"].map(opponent_ratings)
 
     out = []
-    for (cap, temp), games in sorted(groups.items()):
+    for (cap, temp), group in games.groupby(["cap", "temperature"]):
         # A fixed, documented order for the order-dependent Glicko-2: opponent, then game index.
-        games = sorted(games, key=lambda r: (r["opponent"], int(r["game"])))
-        pairs = [(opponent_rating(g), float(g["model_score"])) for g in games]
+        group = group.sort_values(["opponent", "game"], kind="stable")
+        scores = group["model_score"].tolist()
+        pairs = list(zip(group["opponent_rating"].tolist(), scores))
         mle = elo_mle(pairs)
         glicko = glicko2_sequential(pairs, start=glicko_start, tau=tau)
-        scores = [p[1] for p in pairs]
         best = best_by_cap.get(cap, float("nan"))
         name = (best_player_by_cap or {}).get(cap, "")
-        h2h = [float(g["model_score"]) for g in games if name and g["opponent"] == name]
+        h2h = group.loc[group["opponent"] == name, "model_score"].tolist() if name else []
         if h2h:
             # The seed names the (cap, temperature): the interval does not move between runs.
             score, low, high = head_to_head(h2h, seed=int(cap * 1e6 + round(temp * 1e4)))
@@ -166,14 +171,14 @@ def rate_rows(rows: Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float
         out.append({
             "cap": cap, "temperature": temp,
             "rating": round(mle.rating, 1), "ci_low": round(mle.ci_low, 1), "ci_high": round(mle.ci_high, 1),
-            "games": len(games), "wins": scores.count(1.0), "draws": scores.count(0.5),
-            "losses": scores.count(0.0), "forfeits": sum(int(g["forfeit"]) for g in games),
+            "games": len(group), "wins": scores.count(1.0), "draws": scores.count(0.5),
+            "losses": scores.count(0.0), "forfeits": int(group["forfeit"].sum()),
             "at_bound": int(mle.at_bound),
             "glicko2_rating": round(glicko.rating, 1), "glicko2_rd": round(glicko.rd, 1),
             "best_in_data": best, "above_best": int(mle.ci_low > best),
-            "mean_illegal_tries": round(sum(int(g["illegal_tries"]) for g in games) / len(games), 3),
-            "mode": ";".join(sorted({g["mode"] for g in games})),
-            "engine": ";".join(sorted({g["engine"] for g in games})),
+            "mean_illegal_tries": round(int(group["illegal_tries"].sum()) / len(group), 3),
+            "mode": ";".join(sorted(set(group["mode"]))),
+            "engine": ";".join(sorted(set(group["engine"]))),
             "anchors": anchors, "verdict": verdict(mle.ci_low, mle.ci_high, best),
             "best_player": name, **h2h_fields,
         })
@@ -190,9 +195,10 @@ def write_ratings(rows: Sequence[Mapping[str, object]], csv_out: str | Path, md_
                 k: r[k] for k in ("rating", "ci_low", "ci_high", "games", "above_best")}
         write_json(json_out, metrics)
     with atomic_text(csv_out) as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(rows)
+        # Each value as Python prints it, CRLF line ends and an unknown best as "nan": the bytes
+        # the csv module wrote before.
+        pd.DataFrame(rows, columns=RATINGS_COLUMNS, dtype=object).to_csv(
+            fh, index=False, lineterminator="\r\n", na_rep="nan")
     shown = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
              "forfeits", "glicko2_rating", "glicko2_rd", "best_in_data", "verdict", "best_player", "h2h_games",
              "h2h_score", "h2h_ci_low", "h2h_ci_high", "h2h_verdict"]
