@@ -115,7 +115,7 @@ TINY_GAMES = [";1.e4 e5 2.Nf3 Nc6 3.Bb5 a6", ";1.d4 d5 2.c4 e6 3.Nc3 Nf6", ";1.e
 @pytest.fixture
 def tiny_train_data(tmp_path) -> Path:
     """train.bin and val.bin of a few packed openings, in a temporary directory."""
-    from transcendence.data.packing import pack_blocks
+    from .helpers import pack_blocks
 
     blocks, _ = pack_blocks(TINY_GAMES, TINY_MODEL_SIZES["block_size"] + 1)
     blocks.tofile(tmp_path / "train.bin")

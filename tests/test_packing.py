@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import zstandard
 
-from transcendence.data.packing import BlockPacker, build_dataset, load_blocks, pack_blocks, shuffled
+from transcendence.data.packing import BlockPacker, build_dataset, load_blocks, shuffled
 from transcendence.pgn.stream import DumpError, iter_games
 from transcendence.pgn.text import movetext_to_text
 from transcendence.pgn.vocab import GAME_START, SPACE_ID, decode, encode
+
+from .helpers import pack_blocks
 
 
 def test_a_game_that_does_not_fit_starts_the_next_block():

@@ -326,7 +326,7 @@ def test_synthetic_partial_of_other_work_is_discarded(tmp_path):
     generate_shard(tmp_path / "ref.pgn.zst", PLAYERS, 4, engine_path=engine, max_plies=20, **kw)
     # A run with max_plies 30 killed after its games: its text and fingerprint stay behind.
     generate_shard(out, PLAYERS, 4, engine_path=engine, max_plies=30, **kw)
-    from transcendence.files import open_text
+    from .helpers import open_text
     with open_text(out) as fh:
         partial.write_text(fh.read())
     stamp = tmp_path / "a.pgn.zst.partial.fingerprint.json"

@@ -10,11 +10,12 @@ import torch
 
 from transcendence.training.legality import _games_of_block, held_out_prefixes, legal_move_share
 from transcendence.model.gpt import GPT, GPTConfig
-from transcendence.data.packing import load_blocks, pack_blocks
+from transcendence.data.packing import load_blocks
 from transcendence.training.train import TrainConfig, TrainingDiverged, lr_at, train
 from transcendence.model.checkpoint import load_model
 
 from .conftest import TINY_MODEL_SIZES
+from .helpers import pack_blocks
 
 MODEL = GPTConfig(**TINY_MODEL_SIZES)
 

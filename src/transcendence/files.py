@@ -184,10 +184,3 @@ def open_binary(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield io.BufferedReader(_ZstdFrames(raw), buffer_size=1 << 20)
         else:
             yield raw
-
-
-@contextlib.contextmanager
-def open_text(path: str | os.PathLike) -> Iterator[TextIO]:
-    """Read a text file, decompressing ``.zst`` as a stream (memory stays flat)."""
-    with open_binary(path) as raw:
-        yield io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)

@@ -96,12 +96,11 @@ def iter_game_texts(dumps: Iterable[str | Path], counts: dict[str, int],
 class BlockPacker:
     """Pack games into fixed-size token blocks appended to a binary file as they come.
 
-    Exactly :func:`pack_blocks`'s rule: a game that does not fit in what is left of the
-    current block starts the next one, a game longer than a block is truncated (and
-    counted), and the rest of a block is padded with spaces (``SPACE_ID``). Blocks are
-    written in batches of ``batch_blocks``, so memory stays flat whatever the number of
-    games. Games are ASCII bytes (or str); characters become ids with one ``bytes.translate``
-    per batch, not per game.
+    The rule: a game that does not fit in what is left of the current block starts the next
+    one, a game longer than a block is truncated (and counted), and the rest of a block is
+    padded with spaces (``SPACE_ID``). Blocks are written in batches of ``batch_blocks``, so
+    memory stays flat whatever the number of games. Games are ASCII bytes (or str);
+    characters become ids with one ``bytes.translate`` per batch, not per game.
     """
 
     def __init__(self, out: BinaryIO, block_size: int, batch_blocks: int = _BATCH_BLOCKS) -> None:
@@ -159,17 +158,6 @@ class BlockPacker:
                              f"{bad % self.block_size}) is not in the vocabulary {VOCAB!r}")
         self.out.write(ids)
         self._batch = []
-
-
-def pack_blocks(texts: Sequence[str | bytes], block_size: int) -> tuple[np.ndarray, int]:
-    """Pack games into ``(n_blocks, block_size)`` uint8 tokens; return (blocks, truncated)."""
-    buffer = io.BytesIO()
-    packer = BlockPacker(buffer, block_size)
-    for text in texts:
-        packer.add(text)
-    stats = packer.close()
-    blocks = np.frombuffer(bytearray(buffer.getbuffer()), dtype=np.uint8).reshape(-1, block_size)
-    return blocks, stats["truncated_games"]
 
 
 def shuffle_buckets(dumps: Iterable[str | Path], bucket_bytes: float) -> int:
