@@ -37,7 +37,7 @@ import numpy as np
 from ..files import atomic_text
 
 NOISE_KINDS = ("independent", "shared")
-COLUMNS = ["noise", "sigma", "temperature", "learner_accuracy", "best_expert", "mean_expert",
+THEORY_COLUMNS = ["noise", "sigma", "temperature", "learner_accuracy", "best_expert", "mean_expert",
            "transcends"]
 
 
@@ -127,7 +127,7 @@ def run_theory(cfg: TheoryConfig, seed: int) -> list[dict[str, object]]:
 def write_rows(rows: Sequence[Mapping[str, object]], path: str | Path) -> None:
     """The table as CSV, atomically."""
     with atomic_text(path) as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(fh, fieldnames=THEORY_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
 
