@@ -11,10 +11,13 @@ import io
 import os
 from typing import Iterator, Sequence, TextIO
 
+import chess
+import chess.pgn
 import numpy as np
 
 from transcendence.data.packing import BlockPacker
 from transcendence.files import open_binary
+from transcendence.pgn.text import sans_to_text
 
 
 def pack_blocks(texts: Sequence[str | bytes], block_size: int) -> tuple[np.ndarray, int]:
@@ -35,3 +38,23 @@ def open_text(path: str | os.PathLike) -> Iterator[TextIO]:
     :func:`~transcendence.files.open_binary`, decoded as UTF-8)."""
     with open_binary(path) as raw:
         yield io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
+
+
+def game_to_text(game: chess.pgn.Game) -> str:
+    """Paper text of a python-chess game's mainline: the slow, trusted reference the tests
+    hold :func:`~transcendence.pgn.text.movetext_to_text` (string-only, fast) against.
+
+    SAN comes from python-chess, so it is canonical (correct disambiguation
+    and check marks) even if the source PGN was sloppy.
+
+    :raises ValueError: if the game does not start from the standard
+        position, since the paper format has no way to encode that.
+    """
+    board = game.board()
+    if board.fen() != chess.STARTING_FEN:
+        raise ValueError(f"game does not start from the standard position: {board.fen()}")
+    sans: list[str] = []
+    for move in game.mainline_moves():
+        sans.append(board.san(move))
+        board.push(move)
+    return sans_to_text(sans)

@@ -34,7 +34,6 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 from transcendence.pgn import text as pgn_text
 from transcendence.pgn.text import (
-    game_to_text,
     movetext_to_text,
     prompt_for,
     replay,
@@ -42,6 +41,8 @@ from transcendence.pgn.text import (
     text_to_sans,
 )
 from transcendence.pgn.vocab import VOCAB, decode, encode
+
+from .helpers import game_to_text
 
 N_RANDOM_GAMES = 100
 RESULTS = ("1-0", "0-1", "1/2-1/2", "*")

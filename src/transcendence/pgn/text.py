@@ -14,13 +14,11 @@ reproduced here: draws ended in a stray `` 12-`` (a mangled ``1/2-1/2``), and
 some games lost their last one or two characters.  Here the text is rebuilt
 from the SAN tokens alone, so neither can happen.
 
-Two producers exist on purpose:
-
-* :func:`movetext_to_text` works on the string alone (a split/set-lookup fast
-  path for plain Lichess movetext, a regular-expression lexer for everything
-  else; no board), because it has to run over ~1B Lichess games;
-* :func:`game_to_text` goes through python-chess and is the slow, trusted
-  reference used by the tests and for games we generate ourselves.
+:func:`movetext_to_text` works on the string alone (a split/set-lookup fast
+path for plain Lichess movetext, a regular-expression lexer for everything
+else; no board), because it has to run over ~1B Lichess games; the tests hold
+it against a slow, trusted reference that goes through python-chess
+(``game_to_text`` in tests/helpers.py).
 
 :func:`text_to_sans`, :func:`replay` and :func:`prompt_for` go the other way:
 they are what evaluation uses to read model output and to build prompts.
@@ -32,13 +30,11 @@ import re
 from collections.abc import Mapping, Sequence
 
 import chess
-import chess.pgn
 
 from .vocab import GAME_START
 
 __all__ = [
     "SAN_PATTERN",
-    "game_to_text",
     "movetext_to_text",
     "prompt_for",
     "replay",
@@ -284,25 +280,6 @@ def movetext_to_text(movetext: str) -> str:
     sans = _fast_movetext_sans(movetext)
     if sans is None:
         sans = _movetext_sans(movetext)
-    return sans_to_text(sans)
-
-
-def game_to_text(game: chess.pgn.Game) -> str:
-    """Paper text of a python-chess game's mainline (the trusted reference).
-
-    SAN comes from python-chess, so it is canonical (correct disambiguation
-    and check marks) even if the source PGN was sloppy.
-
-    :raises ValueError: if the game does not start from the standard
-        position, since the paper format has no way to encode that.
-    """
-    board = game.board()
-    if board.fen() != chess.STARTING_FEN:
-        raise ValueError(f"game does not start from the standard position: {board.fen()}")
-    sans: list[str] = []
-    for move in game.mainline_moves():
-        sans.append(board.san(move))
-        board.push(move)
     return sans_to_text(sans)
 
 
