@@ -2,8 +2,9 @@
 
 One study per module: the project's files in a fresh git repository, dvc.yaml generated for
 config/smoke.yaml, the main command (`make reproduce`) run once. The tests below then audit
-it, push it and pull it into a clone, and finally change it (one cap's training, then the
-rating anchors); they run in file order and the later ones build on the earlier commits.
+it, push it and pull it into a clone, and change it (one cap's training, then the rating
+anchors). The changes are module fixtures that build on each other, not test bodies, so each
+test passes alone and in any order; every step leaves the study committed and up to date.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ CHANGED_CAP, OTHER_CAPS = CAPS[0], CAPS[1:]
 # the cache of engine evaluations shared by jobs.
 BY_PRODUCTS = re.compile(
     r"^results/(benchmarks/.*|cache/.*|README\.md|models/cap\d+/(train_state\.pt|timing\.json|dvclive/metrics\.json))$")
+RATINGS = "results/summary/ratings.json"
 
 
 def sh(*cmd: str, cwd: Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -220,7 +222,15 @@ def test_push_and_pull_into_a_fresh_clone_restores_results_with_nothing_to_rerun
     assert md5(clone / f"results/models/cap{CHANGED_CAP}/model.pt") == md5(repo / f"results/models/cap{CHANGED_CAP}/model.pt")
 
 
-def test_one_caps_training_change_reruns_that_cap_only(study):
+@pytest.fixture(scope="module")
+def cap_retrained(study) -> dict:
+    """The study after one cap's training changed (half its learning rate), re-run, committed.
+
+    A fixture rather than a test's body, so that what builds on this change (the anchors change
+    and its diff against the baseline) gets it in whatever order, or alone, its tests run; the
+    fixture records what the test then checks. Every step leaves the repository committed
+    with `dvc status` clean, so the audits of the study hold before and after it.
+    """
     repo = study["repo"]
     smoke = repo / SMOKE
     text = smoke.read_text()
@@ -231,36 +241,59 @@ def test_one_caps_training_change_reruns_that_cap_only(study):
     make(repo, "dvc.yaml")  # the stage now reads train_overrides.<cap>
     commit(repo, f"cap {CHANGED_CAP}: half the learning rate")
     dvc_yaml = yaml.safe_load((repo / "dvc.yaml").read_text())
-
     status = json.loads(sh("dvc", "status", "--json", cwd=repo).stdout)
-    assert set(status) == {f"train-cap{CHANGED_CAP}"}, status
-    # Snakemake's reasons name the same job (`--list-changes params` lists every output in
-    # Snakemake 9.27: it reports files whose params did not change too).
     dry_run = sh("snakemake", "-n", "--configfile", SMOKE, cwd=repo).stdout
-    changed = [job.outputs for job in dvc_stages.parse_dry_run(dry_run) if "Params have changed" in job.reason]
-    assert changed == [[f"results/models/cap{CHANGED_CAP}/{f}" for f in ("model.pt", "metrics.json")]], changed
-    plan = stages_of_jobs(dry_run, dvc_yaml)
-    assert plan == downstream(repo, f"train-cap{CHANGED_CAP}")
-    assert not {s for s in plan if any(s.endswith(f"-cap{c}") for c in OTHER_CAPS)}
-
-    checkpoints = {c: md5(repo / f"results/models/cap{c}/model.pt") for c in CAPS}
+    record = {"status": status, "dry_run": dry_run, "dvc_yaml": dvc_yaml,
+              "downstream": downstream(repo, f"train-cap{CHANGED_CAP}")}
+    before = {c: md5(repo / f"results/models/cap{c}/model.pt") for c in CAPS}
     run = make(repo, "reproduce")
-    assert stages_of_jobs(run.stdout + run.stderr, dvc_yaml) == plan
-    assert md5(repo / f"results/models/cap{CHANGED_CAP}/model.pt") != checkpoints[CHANGED_CAP]
-    assert all(md5(repo / f"results/models/cap{c}/model.pt") == checkpoints[c] for c in OTHER_CAPS)
-    assert json.loads(sh("dvc", "status", "--json", cwd=repo).stdout) == {}
-    assert "Nothing to be done" in sh("snakemake", "-n", "--configfile", SMOKE, cwd=repo).stdout
+    record |= {
+        "ran": stages_of_jobs(run.stdout + run.stderr, dvc_yaml),
+        "before": before, "after": {c: md5(repo / f"results/models/cap{c}/model.pt") for c in CAPS},
+        "status_after": json.loads(sh("dvc", "status", "--json", cwd=repo).stdout),
+        "dry_run_after": sh("snakemake", "-n", "--configfile", SMOKE, cwd=repo).stdout,
+    }
     commit(repo, f"cap {CHANGED_CAP} re-trained: dvc.lock")
+    return record
 
 
-def test_params_and_metrics_diff_between_commits(study):
-    repo, baseline = study["repo"], study["baseline"]
+@pytest.fixture(scope="module")
+def anchors_changed(study, cap_retrained) -> dict:
+    """The study after the rating anchors changed too (on top of :func:`cap_retrained`, so
+    the diff against the baseline holds a training parameter and a rating parameter)."""
+    repo = study["repo"]
     smoke = repo / SMOKE
     anchors = yaml.safe_load(smoke.read_text())["rating"]["anchors"]
     other = {"calibrated": "configured", "configured": "calibrated"}[anchors]
     smoke.write_text(smoke.read_text().replace(f"anchors: {anchors}", f"anchors: {other}"))
     make(repo, "dvc.yaml", "reproduce")
     head = commit(repo, f"rate against {other} anchors")
+    return {"old": anchors, "new": other, "head": head, "ratings": numbers(repo / RATINGS)}
+
+
+def test_one_caps_training_change_reruns_that_cap_only(cap_retrained):
+    changes = cap_retrained
+    assert set(changes["status"]) == {f"train-cap{CHANGED_CAP}"}, changes["status"]
+    # Snakemake's reasons name the same job (`--list-changes params` lists every output in
+    # Snakemake 9.27: it reports files whose params did not change too).
+    changed = [job.outputs for job in dvc_stages.parse_dry_run(changes["dry_run"])
+               if "Params have changed" in job.reason]
+    assert changed == [[f"results/models/cap{CHANGED_CAP}/{f}" for f in ("model.pt", "metrics.json")]], changed
+    plan = stages_of_jobs(changes["dry_run"], changes["dvc_yaml"])
+    assert plan == changes["downstream"]
+    assert not {s for s in plan if any(s.endswith(f"-cap{c}") for c in OTHER_CAPS)}
+
+    assert changes["ran"] == plan
+    before, after = changes["before"], changes["after"]
+    assert after[CHANGED_CAP] != before[CHANGED_CAP]
+    assert all(after[c] == before[c] for c in OTHER_CAPS)
+    assert changes["status_after"] == {}
+    assert "Nothing to be done" in changes["dry_run_after"]
+
+
+def test_params_and_metrics_diff_between_commits(study, anchors_changed):
+    repo, baseline, head = study["repo"], study["baseline"], anchors_changed["head"]
+    anchors, other = anchors_changed["old"], anchors_changed["new"]
 
     params = json.loads(sh("dvc", "params", "diff", baseline, head, "--json", cwd=repo).stdout)
     changed = params[SMOKE]
@@ -269,12 +302,11 @@ def test_params_and_metrics_diff_between_commits(study):
     assert set(params) == {SMOKE}
 
     diff = json.loads(sh("dvc", "metrics", "diff", baseline, head, "--json", cwd=repo).stdout)
-    ratings = "results/summary/ratings.json"
-    old, new = study["metrics"][ratings], numbers(repo / ratings)
+    old, new = study["metrics"][RATINGS], anchors_changed["ratings"]
     moved = {k for k in old.keys() & new.keys() if old[k] != new[k]}
     assert moved, "the anchors changed no rating"
     for key in moved:
-        assert diff[ratings][key]["old"] == old[key] and diff[ratings][key]["new"] == new[key], key
+        assert diff[RATINGS][key]["old"] == old[key] and diff[RATINGS][key]["new"] == new[key], key
     loss = "final_train_loss"
     trained = f"results/models/cap{CHANGED_CAP}/metrics.json"
     assert diff[trained][loss]["old"] == study["metrics"][trained][loss] != diff[trained][loss]["new"]
