@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from transcendence.model.gpt import GPT, GPTConfig
+from transcendence.model.gpt import GPT, GPTConfig, SlotCache
 
 
 def test_paper_model_has_about_50m_parameters():
@@ -34,6 +34,32 @@ def test_a_shared_cache_scores_several_continuations_at_once():
     for i in range(3):
         alone, _, _ = model(torch.cat([prefix, conts[i:i + 1]], dim=1))
         assert torch.allclose(batched[i], alone[0, 10:], atol=1e-5)
+
+
+def test_slot_cache_steps_equal_plain_forwards():
+    """Slots of different lengths written with right-padded steps, then several continuations
+    of each: every logit as the cache-free forward of the whole sequence gives it."""
+    torch.manual_seed(2)
+    model = GPT(GPTConfig(n_layer=2, n_head=2, n_embd=32, block_size=64)).eval()
+    cache = SlotCache.empty(model, 3)
+    seqs: list[list[int]] = [[], [], []]
+    rows = torch.tensor([2, 0])
+    for width in (5, 1, 3):
+        idx = torch.randint(0, 32, (2, 1, width))
+        real = torch.tensor([width, max(1, width - 2)])
+        lengths = torch.tensor([len(seqs[int(r)]) for r in rows])
+        out = model.forward_slots(idx, cache, rows, lengths, write=torch.arange(width)[None] < real[:, None])
+        for g, r in enumerate(rows.tolist()):
+            seqs[r] += idx[g, 0, :int(real[g])].tolist()
+            plain, _, _ = model(torch.tensor([seqs[r]]))
+            assert torch.allclose(out[g, 0, :int(real[g])], plain[0, -int(real[g]):], atol=1e-5)
+    conts = torch.randint(0, 32, (2, 4, 3))
+    lengths = torch.tensor([len(seqs[int(r)]) for r in rows])
+    out = model.forward_slots(conts, cache, rows, lengths)
+    for g, r in enumerate(rows.tolist()):
+        for m in range(4):
+            plain, _, _ = model(torch.tensor([seqs[r] + conts[g, m].tolist()]))
+            assert torch.allclose(out[g, m], plain[0, -3:], atol=1e-5)
 
 
 def test_context_overflow_is_an_error():

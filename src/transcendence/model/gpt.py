@@ -1,22 +1,29 @@
 """The ChessFormer: a GPT-2 style decoder over the 32-character chess vocabulary.
 
 As docs/PROTOCOL.md describes it (nanoGPT's design): learned positions, pre-LayerNorm blocks, GELU
-MLPs, no biases, tied input and output embeddings. Attention uses PyTorch's
+MLPs, no biases, tied input and output embeddings. Attention is one call of PyTorch's
 scaled-dot-product kernel (flash attention on a GPU). ``forward`` optionally takes and
 returns a key/value cache, so evaluation can extend a game one character or one candidate
-move at a time without recomputing its whole context.
+move at a time without recomputing its whole context; ``forward_slots`` does so for many
+games at once. Training's causal sequence, a cache's continuation, many continuations of
+one cache and the slots of batched evaluation differ only in the keys and values a ``Join``
+assembles before that call and in the mask that goes with them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 KVCache = list[tuple[torch.Tensor, torch.Tensor]]
+# Makes the keys and values a layer attends over from its new tokens' (B, heads, S, head_dim).
+Join = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -44,88 +51,44 @@ class CausalSelfAttention(nn.Module):
         self.dropout = cfg.dropout
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        B, T, C = x.shape
+    def forward(self, x: torch.Tensor, join: Join | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Attention of x's tokens (B, S, C) over the keys and values ``join`` makes of theirs.
+
+        Without ``join`` a token sees the earlier tokens of its row: training's causal kernel.
+        Otherwise ``join`` puts x's keys and values among a past's (a cache's, see ``after``;
+        a slot's, see ``SlotCache.join``) and ``mask`` (True: may attend; (B or 1, 1, S, keys))
+        says which of those each token sees. Returns the output and the keys and values.
+        """
+        B, S, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        if past is not None and past[0].shape[0] == 1 and B > 1:
-            return self._shared_prefix(q, k, v, past, B, T, C)
-        if past is not None:
-            k = torch.cat([past[0], k], dim=2)
-            v = torch.cat([past[1], v], dim=2)
+        q, k, v = (t.view(B, S, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
+        if join is not None:
+            k, v = join(k, v)
         p = self.dropout if self.training else 0.0
-        if past is None:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=True)
-        else:
-            # New tokens see the whole cache and, among themselves, only earlier tokens.
-            past_len = k.shape[2] - T
-            mask = torch.ones(T, past_len + T, dtype=torch.bool, device=x.device)
-            mask[:, past_len:] = torch.tril(mask[:, past_len:])
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
-        return self.resid_dropout(self.c_proj(y)), (k, v)
-
-    def _shared_prefix(self, q, k, v, past, B: int, T: int, C: int):
-        """B continuations of one cached context, without copying the cache B times.
-
-        Scores against the shared past broadcast over the batch; the few new tokens attend
-        causally among themselves. Used to score every legal move of a position at once; it
-        returns the new tokens' keys and values only (their cache is not reused).
-        """
-        scale = 1.0 / math.sqrt(q.shape[-1])
-        past_scores = torch.matmul(q, past[0].transpose(-2, -1)) * scale          # (B, h, T, P)
-        new_scores = torch.matmul(q, k.transpose(-2, -1)) * scale                 # (B, h, T, T)
-        causal = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
-        new_scores = new_scores.masked_fill(~causal, float("-inf"))
-        probs = torch.softmax(torch.cat([past_scores, new_scores], dim=-1), dim=-1)
-        P = past_scores.shape[-1]
-        y = torch.matmul(probs[..., :P], past[1]) + torch.matmul(probs[..., P:], v)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=join is None)
+        y = y.transpose(1, 2).contiguous().view(B, S, C)
         return self.resid_dropout(self.c_proj(y)), (k, v)
 
 
-    def forward_slots(self, x: torch.Tensor, cache: "SlotCache", layer: int, rows: torch.Tensor,
-                      lengths: torch.Tensor, write: torch.Tensor | None) -> torch.Tensor:
-        """Attention for ``GPT.forward_slots``: x is (G, M, T, C), M continuations per slot.
+def after(past: tuple[torch.Tensor, torch.Tensor], k: torch.Tensor, v: torch.Tensor
+          ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A cache's keys and values, then the new tokens': what a continuation attends over."""
+    return torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
 
-        Each continuation sees its slot's first ``lengths[g]`` cached keys (one shared copy,
-        never replicated M times) and, among its own T tokens, only earlier ones. With
-        ``write`` (a (G, T) mask of real tokens, M == 1), their keys and values are stored
-        first and the queries attend over the slot's cache in one kernel call.
-        """
-        G, M, T, C = x.shape
-        h, d = self.n_head, C // self.n_head
-        q, k, v = (t.view(G, M, T, h, d).permute(0, 3, 1, 2, 4) for t in self.c_attn(x).split(C, dim=3))
-        if write is not None:
-            # One continuation per slot: store the real tokens' keys and values, then attend
-            # over the slot's cache (query t of row g sees keys 0 .. lengths[g] + t).
-            g, t = write.nonzero(as_tuple=True)
-            slot, pos = rows[g], lengths[g] + t
-            cache.k[layer][slot, :, pos] = k[g, :, 0, t]
-            cache.v[layer][slot, :, pos] = v[g, :, 0, t]
-            L = min(int(lengths.max()) + T, cache.k[layer].shape[2])
-            kc = cache.k[layer][:, :, :L].index_select(0, rows)
-            vc = cache.v[layer][:, :, :L].index_select(0, rows)
-            seen = torch.arange(L, device=x.device)[None, None, :] <= \
-                (lengths[:, None] + torch.arange(T, device=x.device)[None, :])[:, :, None]   # (G, T, L)
-            y = F.scaled_dot_product_attention(q[:, :, 0], kc, vc, attn_mask=seen[:, None])  # (G, h, T, d)
-            return self.c_proj(y.transpose(1, 2).reshape(G, 1, T, C))
-        scale = 1.0 / math.sqrt(d)
-        P = int(lengths.max()) if G else 0
-        causal = torch.ones(T, T, dtype=torch.bool, device=x.device).tril()
-        new_scores = (q @ k.transpose(-2, -1) * scale).masked_fill(~causal, float("-inf"))  # (G,h,M,T,T)
-        if P:
-            kp = cache.k[layer][:, :, :P].index_select(0, rows)                       # (G, h, P, d)
-            vp = cache.v[layer][:, :, :P].index_select(0, rows)
-            past_scores = (q.reshape(G, h, M * T, d) @ kp.transpose(-2, -1) * scale).view(G, h, M, T, P)
-            unseen = torch.arange(P, device=x.device)[None, :] >= lengths[:, None]      # (G, P)
-            past_scores = past_scores.masked_fill(unseen[:, None, None, None, :], float("-inf"))
-            probs = torch.softmax(torch.cat([past_scores, new_scores], dim=-1), dim=-1)
-            y = (probs[..., :P].reshape(G, h, M * T, P) @ vp).view(G, h, M, T, d) + probs[..., P:] @ v
-        else:
-            y = torch.softmax(new_scores, dim=-1) @ v
-        return self.c_proj(y.permute(0, 2, 3, 1, 4).reshape(G, M, T, C))
+
+def attention_mask(visible: torch.Tensor, m: int, t: int) -> torch.Tensor:
+    """The mask of ``m`` continuations of ``t`` tokens each, laid end to end in one row.
+
+    ``visible`` (R, P) says which of its P past keys each row may see (a slot's keys beyond
+    its length may not). A token sees those and the earlier tokens of its own continuation,
+    never another continuation's: so the continuations of one past share a single copy of it
+    instead of one each. Returns (R, 1, m * t, P + m * t).
+    """
+    R, P = visible.shape
+    i = torch.arange(m * t, device=visible.device)
+    own = (i[:, None] // t == i[None, :] // t) & (i[None, :] <= i[:, None])
+    return torch.cat([visible[:, None, None, :].expand(R, 1, m * t, P), own.expand(R, 1, m * t, m * t)], dim=-1)
 
 
 class MLP(nn.Module):
@@ -147,8 +110,9 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, past=None):
-        a, kv = self.attn(self.ln_1(x), past)
+    def forward(self, x: torch.Tensor, join: Join | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        a, kv = self.attn(self.ln_1(x), join, mask)
         x = x + a
         return x + self.mlp(self.ln_2(x)), kv
 
@@ -187,9 +151,11 @@ class GPT(nn.Module):
         """Logits for every position (and the loss when ``targets`` is given).
 
         With ``past`` (a cache from an earlier call), ``idx`` continues that context; a
-        cache of batch 1 is shared by every row of ``idx`` (many continuations of one prefix).
-        With ``targets`` (training) the returned cache is empty: nothing continues a training
-        batch, and a compiled training graph need not hand out every layer's keys and values.
+        cache of batch 1 is shared by every row of ``idx`` (many continuations of one prefix,
+        laid end to end in one row so the cache is not copied per row). The returned cache
+        continues ``idx``; it is empty with ``targets`` (nothing continues a training batch,
+        and a compiled training graph need not hand out every layer's keys and values) and
+        for continuations of a shared cache (it holds them end to end, not as rows).
         """
         B, T = idx.shape
         start = 0 if past is None else past[0][0].shape[2]
@@ -197,12 +163,17 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {start + T} tokens exceeds the context of {self.config.block_size}")
         pos = torch.arange(start, start + T, device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))
+        mask, rows = None, B
+        if past is not None:
+            rows = past[0][0].shape[0]
+            everything = torch.ones(rows, start, dtype=torch.bool, device=idx.device)
+            x, mask = x.reshape(rows, -1, x.shape[-1]), attention_mask(everything, B // rows, T)
         cache: KVCache = []
         for i, block in enumerate(self.h):
-            x, kv = block(x, None if past is None else past[i])
-            if targets is None:
+            x, kv = block(x, None if past is None else partial(after, past[i]), mask)
+            if targets is None and rows == B:
                 cache.append(kv)
-        logits = self.lm_head(self.ln_f(x))
+        logits = self.lm_head(self.ln_f(x)).view(B, T, -1)
         loss = None
         if targets is not None:
             loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-1)
@@ -227,11 +198,18 @@ class GPT(nn.Module):
         if G and int(ends.max()) > cache.k[0].shape[2]:
             raise ValueError(f"sequence of {int(ends.max())} tokens exceeds the cache of {cache.k[0].shape[2]}")
         pos = (lengths[:, None] + torch.arange(T, device=idx.device)).clamp(max=self.config.block_size - 1)
-        x = self.wte(idx) + self.wpe(pos)[:, None]
+        x = (self.wte(idx) + self.wpe(pos)[:, None]).view(G, M * T, self.config.n_embd)
+        P = int(lengths.max()) if G else 0
+        if write is None:  # continuations after each slot's past (one copy of it for all M)
+            keys = P
+            mask = attention_mask(torch.arange(P, device=idx.device) < lengths[:, None], M, T)
+        else:  # tokens stored in their slots first: token t of row g sees keys 0 .. lengths[g] + t
+            keys = min(P + T, cache.k[0].shape[2])
+            last = lengths[:, None] + torch.arange(T, device=idx.device)                  # (G, T)
+            mask = (torch.arange(keys, device=idx.device) <= last[:, :, None])[:, None]   # (G, 1, T, keys)
         for i, block in enumerate(self.h):
-            x = x + block.attn.forward_slots(block.ln_1(x), cache, i, rows, lengths, write)
-            x = x + block.mlp(block.ln_2(x))
-        return self.lm_head(self.ln_f(x))
+            x = block(x, partial(cache.join, i, rows, lengths, keys, write), mask)[0]
+        return self.lm_head(self.ln_f(x)).view(G, M, T, self.config.vocab_size)
 
     def optimizer_groups(self, weight_decay: float) -> list[dict]:
         """Weight decay on 2-D weights only (matrices, embeddings), as nanoGPT and the paper."""
@@ -263,3 +241,17 @@ class SlotCache:
         shape = (slots, cfg.n_head, cfg.block_size, cfg.n_embd // cfg.n_head)
         return cls([torch.zeros(shape, device=p.device, dtype=p.dtype) for _ in range(cfg.n_layer)],
                    [torch.zeros(shape, device=p.device, dtype=p.dtype) for _ in range(cfg.n_layer)])
+
+    def join(self, layer: int, rows: torch.Tensor, lengths: torch.Tensor, keys: int, write: torch.Tensor | None,
+             k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What row g's new tokens attend over in ``layer``: slot ``rows[g]``'s first ``keys`` keys,
+        then (without ``write``) the new tokens' own. With ``write`` ((G, T) real tokens) the
+        new tokens are stored at their positions first (lengths[g] + t), so the slot's cache
+        already holds them and is gathered once, not gathered and then extended.
+        """
+        if write is not None:
+            g, t = write.nonzero(as_tuple=True)
+            self.k[layer][rows[g], :, lengths[g] + t] = k[g, :, t]
+            self.v[layer][rows[g], :, lengths[g] + t] = v[g, :, t]
+        past = (self.k[layer][:, :, :keys].index_select(0, rows), self.v[layer][:, :, :keys].index_select(0, rows))
+        return past if write is not None else after(past, k, v)
