@@ -18,6 +18,7 @@ import numpy as np
 from transcendence.data.packing import BlockPacker
 from transcendence.files import open_binary
 from transcendence.pgn.text import sans_to_text
+from transcendence.play.opponent import Opponent
 
 
 def pack_blocks(texts: Sequence[str | bytes], block_size: int) -> tuple[np.ndarray, int]:
@@ -58,3 +59,8 @@ def game_to_text(game: chess.pgn.Game) -> str:
         sans.append(board.san(move))
         board.push(move)
     return sans_to_text(sans)
+
+
+def random_mover(name: str = "random", rating: float = 0.0) -> Opponent:
+    """The uniform random mover as a calibration anchor: the natural zero of a rating scale."""
+    return Opponent(name=name, rating=rating, limit={"depth": 1}, eps=1.0)

@@ -7,12 +7,14 @@ import csv
 import pytest
 
 from transcendence.rating.calibration import (CalibrationError, calibrate, calibration_players, check_identified,
-                                       players_as_opponents, random_mover, read_calibrated, schedule)
+                                       players_as_opponents, read_calibrated, schedule)
 from transcendence.play.opponent import Opponent
 from transcendence.rating.ladder import PlayerRating
 from transcendence.rating.table import best_in_data, rate_rows, verdict
 from transcendence.rating.systems import Glicko2
 from transcendence.engine.uci import find_engine
+
+from .helpers import random_mover
 
 
 def eps_player(name: str, eps: float, rating: float = 0.0) -> Opponent:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from transcendence.provenance.dvc_stages import (config_keys, imported_modules, parse_dry_run, read_helpers,
-                                      read_rules, stage_params)
+import json
+
+import yaml
+
+from transcendence.provenance.dvc_stages import (config_keys, imported_modules, main, parse_dry_run, read_helpers,
+                                      read_rules, stage_params, stale_outputs)
 
 from .conftest import ROOT
 
@@ -110,3 +114,32 @@ def test_every_module_a_script_really_imports_is_among_its_dependencies():
         loaded = {p for p in map(Path, out) if p.name != "__init__.py" or p.parent.name != "transcendence"}
         static = set(imported_modules(script, src))
         assert loaded <= static, f"{script.name}: {sorted(map(str, loaded - static))} missing from its deps"
+
+
+STAGES = {"stages": {
+    "games": {"outs": ["results/dumps/a.pgn.zst", "results/logs/games/a.log"]},
+    "train-cap400": {"outs": ["results/models/cap400/model.pt", "results/logs/train/cap400.log"],
+                     "metrics": ["results/models/cap400/metrics.json"]},
+}}
+STATUS = {"games": [{"changed deps": {"src/x.py": "modified"}}],
+          "train-cap400": [{"changed outs": {"results/models/cap400/model.pt": "modified"}}]}
+
+
+def test_stale_outputs_are_the_named_stages_outputs_without_logs():
+    assert stale_outputs(STATUS, STAGES) == ["results/dumps/a.pgn.zst", "results/models/cap400/model.pt",
+                                             "results/models/cap400/metrics.json"]
+
+
+def test_a_stage_the_lock_does_not_hold_is_not_forced(tmp_path, monkeypatch, capsys):
+    """A first run killed midway has no dvc.lock entries: DVC calls every stage changed, and
+    forcing them all would redo the jobs that finished. Only recorded stages are forced."""
+    assert stale_outputs(STATUS, STAGES, locked={"games"}) == ["results/dumps/a.pgn.zst"]
+    assert stale_outputs(STATUS, STAGES, locked=set()) == []
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(STAGES))
+    (tmp_path / "status.json").write_text(json.dumps(STATUS))
+    main(["--stale", "status.json"])
+    assert capsys.readouterr().out.strip() == ""
+    (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train-cap400": {}}}))
+    main(["--stale", "status.json"])
+    assert capsys.readouterr().out.split() == ["results/models/cap400/model.pt", "results/models/cap400/metrics.json"]

@@ -15,10 +15,8 @@ from transcendence.rating.systems import (
     chi2_1_quantile,
     elo_log_likelihood,
     elo_mle,
-    expected_score,
     glicko2_sequential,
     glicko2_update,
-    score_summary,
 )
 
 # Mixed block against four anchors: 5.5 / 8 points, so the MLE is finite and interior.
@@ -36,24 +34,12 @@ def _gradient(rating: float, games: list[tuple[float, float]]) -> float:
 # --------------------------------------------------------------------------- Elo basics
 
 
-def test_expected_score_logistic_400_scale() -> None:
-    assert expected_score(1500, 1500) == pytest.approx(0.5)
-    assert expected_score(1900, 1500) == pytest.approx(10 / 11)
-    assert expected_score(1234, 1789) + expected_score(1789, 1234) == pytest.approx(1.0)
-
-
 def test_chi2_quantile_matches_tables() -> None:
     assert chi2_1_quantile(0.95) == pytest.approx(3.8415, abs=1e-4)
     assert chi2_1_quantile(0.99) == pytest.approx(6.6349, abs=1e-4)
     assert chi2_1_quantile(0.90) == pytest.approx(2.7055, abs=1e-4)
     with pytest.raises(ValueError):
         chi2_1_quantile(1.0)
-
-
-def test_score_summary_counts_and_rejects_odd_scores() -> None:
-    assert score_summary([1, 0.5, 0, 0, 1, 1]) == (3, 1, 2)
-    with pytest.raises(ValueError):
-        score_summary([0.25])
 
 
 # --------------------------------------------------------------------------- Glicko-2

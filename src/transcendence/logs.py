@@ -66,3 +66,11 @@ def logged(path: str | Path | None) -> Iterator[TextIO]:
         if linked:
             with contextlib.suppress(FileNotFoundError):
                 earlier.unlink()
+
+
+def format_duration(seconds: float) -> str:
+    """A progress line's ETA, short enough to read at a glance: ``45s``, ``7m05s``, ``2h03m``."""
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"

@@ -181,7 +181,7 @@ def diversity_figure(rows: Sequence[Mapping[str, object]], summary: Mapping[str,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .figures import _save
+    from .figures import save_figure
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
     bins = [i / 25 for i in range(26)]
@@ -200,7 +200,7 @@ def diversity_figure(rows: Sequence[Mapping[str, object]], summary: Mapping[str,
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def diversity(inputs: Mapping[int, Sequence[str | Path]], *, plies: int, min_count: int,

@@ -27,7 +27,7 @@ from ..files import atomic_text, write_json
 from ..play.families import context_of
 from ..play.move_samples import PositionSampler
 from ..seeds import game_seed
-from .figures import _save, plt
+from .figures import save_figure, plt
 from .game_positions import model_positions, pick_positions
 
 TOP_K = (1, 3, 5)
@@ -164,7 +164,7 @@ def favor_figure(stats: Mapping[str, object], outputs: Sequence[str | Path], *, 
     ax.set_title("agreement with Stockfish")
     fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def run_favor(model_path: str | Path, games_pgn: str | Path, json_out: str | Path, md_out: str | Path,

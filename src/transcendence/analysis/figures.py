@@ -19,7 +19,7 @@ from ..files import atomic_path  # noqa: E402
 _NO_DATE = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
 
 
-def _save(fig, outputs: Sequence[str | Path]) -> None:
+def save_figure(fig, outputs: Sequence[str | Path]) -> None:
     """Write the figure to each output (format from the suffix), atomically, and close it.
 
     No creation date is written, so the same figure is the same bytes on every run.
@@ -79,7 +79,7 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def diagnostics(rows: pd.DataFrame | Sequence[Mapping[str, str]], outputs: Sequence[str | Path]) -> None:
@@ -110,4 +110,4 @@ def diagnostics(rows: pd.DataFrame | Sequence[Mapping[str, str]], outputs: Seque
     ax_l.set_ylabel("games")
     ax_l.legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)

@@ -37,7 +37,7 @@ import chess
 import numpy as np
 import torch
 
-from ..data.synthetic import ENGINE_OPTIONS, MISTAKES, PERSONAS, Player, _PERSONA_WEIGHT, _preferred, pick_mistake
+from ..data.synthetic import ENGINE_OPTIONS, MISTAKES, PERSONAS, Player, PERSONA_WEIGHT, persona_prefers, pick_mistake
 from ..engine.move_values import MoveValues, analyse_positions
 from ..engine.uci import UciEngine, stop_engines_on_sigterm
 from ..files import atomic_text, write_json
@@ -46,7 +46,7 @@ from ..pgn.text import movetext_to_text, prompt_for, text_to_sans
 from ..play.families import context_of, family_of, legal_move_scores
 from ..play.sampling import MAX_MOVE_CHARS
 from ..seeds import game_seed
-from .figures import _save, plt
+from .figures import save_figure, plt
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def mistake_distribution(board: chess.Board, persona: str = "uniform",
     if shared_seed is not None:  # the draw depends on the position alone; the generator is unused
         return {pick_mistake(board, random.Random(0), persona, shared_seed).uci(): 1.0}
     moves = list(board.legal_moves)
-    weights = [1.0 if persona == "uniform" else (_PERSONA_WEIGHT if _preferred(board, m, persona) else 1.0)
+    weights = [1.0 if persona == "uniform" else (PERSONA_WEIGHT if persona_prefers(board, m, persona) else 1.0)
                for m in moves]
     total = sum(weights)
     return {m.uci(): w / total for m, w in zip(moves, weights)}
@@ -283,7 +283,7 @@ def reward_figure(result: Mapping[str, object], outputs: Sequence[str | Path]) -
     held = "held-out positions" if result["held_out"] else "positions of its data (not held out)"
     fig.suptitle(f"Expected reward, cap {result['cap']} ({result['positions']} {held}; 95% bootstrap intervals)")
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def run_expected_reward(model_path: str | Path, dumps: Sequence[str | Path], json_out: str | Path,

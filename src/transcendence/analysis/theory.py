@@ -141,7 +141,7 @@ def theory_figure(rows: Sequence[Mapping[str, object]], outputs: Sequence[str | 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .figures import _save
+    from .figures import save_figure
 
     sigmas = sorted({float(r["sigma"]) for r in rows})
     temps = sorted({float(r["temperature"]) for r in rows})
@@ -177,7 +177,7 @@ def theory_figure(rows: Sequence[Mapping[str, object]], outputs: Sequence[str | 
     axes[0][1].legend(fontsize=7, loc="lower left")
     axes[1][1].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def theory(cfg: Mapping[str, object], seed: int, csv_out: str | Path,

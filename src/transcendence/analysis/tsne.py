@@ -27,7 +27,7 @@ from ..model.gpt import GPT
 from ..pgn.vocab import encode
 from ..play.families import board_hidden_states, context_of, family_of
 from ..seeds import game_seed
-from .figures import _save, plt
+from .figures import save_figure, plt
 from .game_positions import Position, model_positions, pick_positions
 
 
@@ -96,7 +96,7 @@ def tsne_figure(xy: np.ndarray, win: np.ndarray, plies: np.ndarray, outputs: Seq
     axes[1].set_title("coloured by game phase")
     fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, outputs)
+    save_figure(fig, outputs)
 
 
 def run_tsne(model_path: str | Path, games_pgn: str | Path, json_out: str | Path,

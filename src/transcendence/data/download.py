@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from transcendence import __version__
+from .. import __version__
+from ..logs import format_duration
 
 __all__ = [
     "DownloadError",
@@ -171,11 +172,6 @@ def _hash_file(path: Path, chunk_size: int) -> _PartState:
     return state
 
 
-def _format_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
 class _Progress:
     """Throttled progress lines, because per-chunk lines would flood Snakemake logs."""
 
@@ -209,7 +205,7 @@ class _Progress:
         if self.total:
             pct = f" ({100.0 * done / self.total:.1f}%)"
             total = f"{self.total / 1e6:,.1f}"
-            eta = _format_duration((self.total - done) / rate) if rate > 0 else "?"
+            eta = format_duration((self.total - done) / rate) if rate > 0 else "?"
         else:
             pct, total, eta = "", "?", "?"
         self.say(

@@ -45,7 +45,7 @@ from ..pgn.text import format_pgn
 
 PERSONAS = ("uniform", "captures", "pawns")
 MISTAKES = ("independent", "shared")
-_PERSONA_WEIGHT = 4.0  # how much a persona prefers its kind of move over the others
+PERSONA_WEIGHT = 4.0  # how much a persona prefers its kind of move over the others
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,8 @@ def players_from_config(entries: Sequence[Mapping[str, object]]) -> list[Player]
     return players
 
 
-def _preferred(board: chess.Board, move: chess.Move, persona: str) -> bool:
+def persona_prefers(board: chess.Board, move: chess.Move, persona: str) -> bool:
+    """Whether a persona favours this move; public because the expected-reward analysis weighs mistakes the same way."""
     if persona == "captures":
         return board.is_capture(move) or board.gives_check(move)
     if persona == "pawns":
@@ -88,7 +89,7 @@ def pick_mistake(board: chess.Board, rng: random.Random, persona: str = "uniform
         rng = random.Random(int.from_bytes(key[:8], "big"))
     if persona == "uniform":
         return rng.choice(moves)
-    weights = [_PERSONA_WEIGHT if _preferred(board, m, persona) else 1.0 for m in moves]
+    weights = [PERSONA_WEIGHT if persona_prefers(board, m, persona) else 1.0 for m in moves]
     return rng.choices(moves, weights)[0]
 
 

@@ -341,15 +341,20 @@ def render(document: dict, configfile: str) -> str:
     return header + yaml.safe_dump(document, sort_keys=False, width=10_000)
 
 
-def stale_outputs(status: dict, document: dict) -> list[str]:
+def stale_outputs(status: dict, document: dict, locked: set[str] | None = None) -> list[str]:
     """The outputs of every stage ``dvc status --json`` names, for ``snakemake --forcerun``.
 
     DVC sees changes Snakemake does not (a script's or a module's contents); forcing those
     stages' jobs makes Snakemake re-run them and everything after them, so that what
     ``dvc commit`` then records was really made by the code and parameters it names.
+    A stage that ``dvc.lock`` does not hold yet (``locked``, when given) is left out: DVC has
+    no record to compare it with and calls it changed, so forcing it would throw away the
+    finished jobs of a first run that was interrupted; Snakemake's own record decides there.
     """
     outputs = []
     for name in status:
+        if locked is not None and name not in locked:
+            continue
         stage = document["stages"].get(name, {})
         logs = {o for o in stage.get("outs", []) if isinstance(o, str) and o.startswith("results/logs/")}
         for kind in ("outs", "metrics", "plots"):
@@ -368,7 +373,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.stale is not None:
         document = yaml.safe_load(Path("dvc.yaml").read_text())
-        print(" ".join(stale_outputs(json.loads(args.stale.read_text()), document)))
+        lock = Path("dvc.lock")
+        locked = set((yaml.safe_load(lock.read_text()) or {}).get("stages", {})) if lock.exists() else set()
+        print(" ".join(stale_outputs(json.loads(args.stale.read_text()), document, locked)))
         return
     if args.configfile is None or args.dry_run is None:
         parser.error("--configfile and --dry-run are required")

@@ -194,9 +194,3 @@ def players_as_opponents(players: Sequence[Mapping[str, object]], limit: Mapping
     """The synthetic players as calibration players (their base engine at ``limit``)."""
     return [Opponent(name=str(p["name"]), rating=float(p["elo"]), limit=dict(limit), eps=float(p["eps"]))
             for p in players]
-
-
-def random_mover(name: str = "random", rating: float = 0.0) -> Opponent:
-    """The uniform random mover: the natural zero of a rating scale, on every machine."""
-    return Opponent(name=name, rating=rating, limit={"depth": 1}, eps=1.0)
-

@@ -16,7 +16,7 @@ they answer different questions:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,21 +28,14 @@ __all__ = [
     "chi2_1_quantile",
     "elo_log_likelihood",
     "elo_mle",
-    "expected_score",
     "glicko2_sequential",
     "glicko2_update",
-    "score_summary",
 ]
 
 #: Factor between the Glicko and Glicko-2 scales (400 / ln 10), as in Glickman (2013).
 GLICKO2_SCALE: float = 173.7178
 _EPSILON: float = 1e-6  # Glickman's convergence tolerance for the volatility iteration
 _LN10_400: float = math.log(10.0) / 400.0
-
-
-def expected_score(rating: float, opponent: float) -> float:
-    """Expected score of ``rating`` against ``opponent`` under the logistic Elo model (400 scale)."""
-    return 1.0 / (1.0 + 10.0 ** ((opponent - rating) / 400.0))
 
 
 def _check_score(score: float) -> None:
@@ -165,21 +158,6 @@ class EloEstimate:
     ci_low: float
     ci_high: float
     at_bound: bool
-
-
-def score_summary(scores: Iterable[float]) -> tuple[int, int, int]:
-    """Counts of (wins, draws, losses); raises ``ValueError`` on scores other than 1, 0.5, 0."""
-    wins = draws = losses = 0
-    for s in scores:
-        if s == 1.0:
-            wins += 1
-        elif s == 0.5:
-            draws += 1
-        elif s == 0.0:
-            losses += 1
-        else:
-            raise ValueError(f"score must be 1, 0.5 or 0, got {s!r}")
-    return wins, draws, losses
 
 
 def chi2_1_quantile(level: float) -> float:

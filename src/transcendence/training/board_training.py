@@ -20,11 +20,12 @@ import torch.nn.functional as F
 
 from ..data.board_positions import Positions, load_positions
 from ..files import write_json
+from ..logs import format_duration
 from ..model.board_encoding import legal_mask
 from ..model.board_network import BoardNet, BoardNetConfig
 from ..model.checkpoint import save_atomic, save_board_model
 from ..model.device import pick_device
-from .train import TrainConfig, TrainingDiverged, _duration, batch_rows, lr_at, resume
+from .train import TrainConfig, TrainingDiverged, batch_rows, lr_at, resume
 
 _RECIPE_KEYS = ("max_steps", "batch_size", "learning_rate", "min_lr", "warmup_steps", "weight_decay",
                 "beta1", "beta2", "grad_clip", "seed")
@@ -121,7 +122,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
             rate = window_steps * cfg.batch_size / max(now - window_start, 1e-9)
             eta = (cfg.max_steps - step) * cfg.batch_size / max(rate, 1e-9)
             print(f"[train] step {step}/{cfg.max_steps} loss {last_loss:.4f} lr {lr:.2e} "
-                  f"{rate:,.0f} positions/s ETA {_duration(eta)}", file=log, flush=True)
+                  f"{rate:,.0f} positions/s ETA {format_duration(eta)}", file=log, flush=True)
             if curves is not None:
                 curves.log(step, {"train/loss": last_loss, "lr": lr})
             window_start, window_steps = now, 0

@@ -32,6 +32,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..data.packing import load_blocks
 from ..files import write_json
+from ..logs import format_duration
 from ..model.checkpoint import save_atomic, save_model
 from ..model.device import pick_device
 from ..model.gpt import GPT, GPTConfig
@@ -177,13 +178,6 @@ def train_step(fwd: torch.nn.Module, model: GPT, opt: torch.optim.Optimizer, aut
     return mean
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
 def train(train_bin: str | Path, val_bin: str | Path, model_out: str | Path, metrics_out: str | Path,
           model_cfg: GPTConfig, cfg: TrainConfig, *, state_path: str | Path | None = None,
           live_dir: str | Path | None = None, threads: int | None = None,
@@ -280,7 +274,7 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
             tps = window_tokens / max(1e-9, now - window_start)
             eta = (cfg.max_steps - step) * tokens_per_step / max(tps, 1e-9)
             print(f"[train] step {step}/{cfg.max_steps} loss {last_loss:.4f} lr {lr:.2e} "
-                  f"{tps:,.0f} tokens/s ETA {_duration(eta)}", file=log, flush=True)
+                  f"{tps:,.0f} tokens/s ETA {format_duration(eta)}", file=log, flush=True)
             if curves is not None:
                 curves.log(step, {"train/loss": last_loss, "lr": lr, "tokens_per_s": round(tps)})
             window_start, window_tokens = now, 0
