@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import transcendence
-from transcendence.play.evaluate import file_sha256, run_shard
+from transcendence.play.evaluate import GAME_ROW_COLUMNS, file_sha256, run_shard
 from transcendence.play.opponent import Opponent
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.rating.table import read_tables
@@ -284,6 +284,21 @@ def test_ratings_name_the_file_and_line_of_a_row_they_cannot_read(model_path, tm
     with pytest.raises(ValueError, match=rf"{table}, line 4: field 'opponent_rating' is ''"):
         read_tables([table])
 
+
+
+def test_ratings_refuse_a_row_torn_before_its_text_fields(tmp_path):
+    """A row cut after ``opponent_rating`` lacks engine and the rest: pandas reads those as ''
+    (numbers alone would let it through, and the ratings' engine column would gain an empty name)."""
+    row = {c: "1" for c in GAME_ROW_COLUMNS} | {"temperature": "0.1", "model_score": "0.5", "opponent": "eps0.5",
+                                                "mode": "legal_moves", "engine": "Stockfish 15.1"}
+    cut = GAME_ROW_COLUMNS.index("engine")
+    table = tmp_path / "g.csv"
+    table.write_text(",".join(GAME_ROW_COLUMNS) + "\n" + ",".join(row[c] for c in GAME_ROW_COLUMNS) + "\n"
+                     + ",".join(row[c] for c in GAME_ROW_COLUMNS[:cut]) + "\n")
+    with pytest.raises(ValueError, match=rf"{table}, line 3: field 'engine' is '', not present"):
+        read_tables([table])
+    table.write_text(",".join(GAME_ROW_COLUMNS) + "\n" + ",".join(row[c] for c in GAME_ROW_COLUMNS) + "\n")
+    assert read_tables([table])["engine"].tolist() == ["Stockfish 15.1"]
 
 # -- resuming a synthetic-games shard ------------------------------------------------------
 

@@ -36,7 +36,13 @@ _FIELDS = {"game": int, "cap": int, "temperature": float, "model_score": float, 
 
 
 def _parses(kind: type, value: str) -> bool:
-    """Whether a field read as text converts to ``kind`` as :func:`rate_rows` will convert it."""
+    """Whether a field read as text converts to ``kind`` as :func:`rate_rows` will convert it.
+
+    A text field must not be empty: pandas reads the fields a torn row lacks as ``''``, and no
+    shard writes an empty opponent, mode or engine.
+    """
+    if kind is str:
+        return value != ""
     try:
         kind(value)
     except ValueError:
@@ -60,7 +66,7 @@ def read_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
             if not parses.all():
                 row = int(parses.idxmin())  # the first that does not; line 1 is the header
                 raise ValueError(f"{path}, line {row + 2}: field {name!r} is {table[name][row]!r}, "
-                                 "not a number; re-run that evaluation shard")
+                                 f"not {'a number' if kind is not str else 'present'}; re-run that evaluation shard")
         tables.append(table)
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(_FIELDS))
 
