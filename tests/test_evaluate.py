@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 
 import chess
 import chess.pgn
@@ -323,3 +324,67 @@ def test_batched_cached_engine_plays_the_games_of_the_cache_free_reference(
         assert sum(int(r["plies"]) for r in batched) > 12
     if mode == "per_character":
         assert sum(int(r["illegal_tries"]) for r in batched) > 0  # rejected tries and rewinds ran
+
+
+class _RecordingPolicy:
+    """A policy that records which games share each model step; its moves come from the games' own generators."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self.steps: list[tuple[tuple[int, int], ...]] = []
+
+    def new_game(self, slot: int) -> None:
+        pass
+
+    def step(self, requests):
+        from transcendence.play.sampling import Choice
+        self.steps.append(tuple(sorted((r.board.fullmove_number, int(r.gen.initial_seed())) for r in requests)))
+        out = {}
+        for r in requests:
+            moves = sorted(r.board.legal_moves, key=lambda m: m.uci())
+            out[r.slot] = Choice(moves[int(torch.randint(len(moves), (1,), generator=r.gen))])
+        return out
+
+
+class _SlowForSomeEngine:
+    """Answers at once for some games and after ``delay`` seconds for others (by the game's
+    moves so far), the way a loaded machine's engines answer in an order of their own."""
+
+    def __init__(self, delay: float, slow_parity: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+        self.delay, self.slow_parity = delay, slow_parity
+        self._threads = ThreadPoolExecutor(max_workers=4)
+
+    def submit(self, moves_uci, limit):
+        def search():
+            board = chess.Board()
+            for m in moves_uci:
+                board.push_uci(m)
+            if sum(map(ord, "".join(moves_uci))) % 2 == self.slow_parity:
+                time.sleep(self.delay)
+            return min(m.uci() for m in board.legal_moves), 0
+        return self._threads.submit(search)
+
+
+@pytest.mark.parametrize("lockstep", [True, False])
+def test_lockstep_batches_do_not_depend_on_when_the_engine_answers(lockstep):
+    """Which games share a model step decides the last bits of their logits, so with
+    lockstep it must be a function of the games, not of the engine's timing; the overlapping
+    loop (for unreproducible opponents) is shown here to depend on it, so the check can fail."""
+    from transcendence.play.evaluate import Game, play_games
+
+    def batches(slow_parity: int):
+        policy = _RecordingPolicy(slots=6)
+        games = [Game(g, model_white=g % 2 == 0, seed=100 + g) for g in range(10)]
+        ended = []
+        play_games(policy, _SlowForSomeEngine(0.05, slow_parity), Opponent("e", 0, {"depth": 1}, eps=0.0),
+                   games, max_fullmoves=6, on_finish=lambda g: ended.append((g.index, tuple(g.sans))),
+                   lockstep=lockstep)
+        return policy.steps, sorted(ended)
+
+    first, second = batches(0), batches(1)
+    assert first[1] == second[1]  # the games themselves: each depends only on its own draws
+    if lockstep:
+        assert first[0] == second[0]
+    else:
+        assert first[0] != second[0]

@@ -9,8 +9,10 @@ the game ended, plus one row per game in a CSV table that the rating stage reads
 
 Many games at once (``batch_games``): the shard's games advance together; each model step
 is one batched forward pass for every game whose turn it is (``batch_policy``), and the
-engine's turns search meanwhile in a pool of Stockfish processes, one per thread, each
-search starting from a cleared engine (``engine_pool``). Each
+engine's turns search in a pool of Stockfish processes, one per thread, each search
+starting from a cleared engine (``engine_pool``). Where the opponent is reproducible, each
+model step waits for every search in flight, so the batches, and with them the last bits of
+every logit, do not depend on the machine's timing (``play_games``' lockstep). Each
 game's randomness comes from its own seed (the game's index in the shard), so one game at a
 time, many at once, and a resumed shard all hold the same games wherever the opponent's
 limit is depth or nodes (a time limit, and Stockfish's Skill Level, which Stockfish seeds
@@ -101,14 +103,22 @@ class Game:
 
 
 def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Opponent, games: Iterable[Game], *,
-               max_fullmoves: int, on_finish: Callable[[Game], None]) -> None:
+               max_fullmoves: int, on_finish: Callable[[Game], None], lockstep: bool = True) -> None:
     """Play ``games``, as many at once as the policy has slots, calling ``on_finish`` as each ends.
 
     The loop: start games on free slots; move every game as far as it goes without the
     model or the engine (random eps moves, game over); send the engine's turns to the pool
     (they search in threads meanwhile); run one batched model step for every game whose
-    turn it is; apply the engine moves that are ready (waiting only when no game has the
-    model's turn). Every game depends only on its own seed and moves, never on this order.
+    turn it is; apply the engine's moves.
+
+    ``lockstep`` (the default) waits for every search in flight before each model step, so
+    which games share a step is a function of the games alone. That matters because a
+    row's logits differ in their last bits with the batch around it (measured on the board
+    network: 1 row in 64 by 2.6e-8), enough to turn a draw now and then; without lockstep the
+    engine moves that happen to be ready join the next step, and the machine's load decides
+    the batches, so a loaded run could play other games than a quiet one. Overlapping model
+    steps with searches (``lockstep=False``) is for opponents that are not reproducible
+    anyway (a time limit, a Skill Level), where it saves a search's wait per step.
     """
     queue = deque(games)
     free = list(range(policy.slots))[::-1]
@@ -147,6 +157,9 @@ def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Opponent, gam
             policy.new_game(game.slot)
             active[game.slot] = game
             advance(game)
+        if lockstep and searching:
+            wait(list(searching))
+            collect(list(searching))  # in the order they were sent, which the games decide
         waiting = set(searching.values())
         turn = [g for g in active.values() if not g.result and g not in waiting and g.model_turn]
         if turn:
@@ -163,7 +176,8 @@ def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Opponent, gam
                 else:
                     game.push(choice.move)
                     advance(game)
-            collect([f for f in list(searching) if f.done()])
+            if not lockstep:
+                collect([f for f in list(searching) if f.done()])
         elif searching:
             collect(wait(list(searching), return_when=FIRST_COMPLETED).done)
         for slot in [s for s, g in active.items() if g.result]:
@@ -313,6 +327,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
     table_out.parent.mkdir(parents=True, exist_ok=True)
     options = opponent.engine_options()
     tag = f"[evaluate cap {cap} T={temperature} {opponent.name}]"
+    note = options_note(opponent)
     with stop_engines_on_sigterm(), \
             EnginePool(engine_path, options, workers=threads, search_margin=engine_margin) as engines:
         fingerprint = {
@@ -321,6 +336,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
             "opponent": {"name": opponent.name, "rating": opponent.rating, "limit": dict(opponent.limit),
                          "skill_level": opponent.skill_level, "eps": opponent.eps},
             "engine": engines.name, "engine_options": options_text(options), "columns": GAME_ROW_COLUMNS,
+            "batches": "overlap" if note else "lockstep",
         }
         fingerprint = json.loads(json.dumps(fingerprint))  # as it reads back from the file
         done_rows, _ = _resume(table_part, pgn_part, fingerprint, games, tag, log)
@@ -332,11 +348,12 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
         started = time.monotonic()
         with open(pgn_part, "a", encoding="utf-8") as pgn_fh, \
                 open(table_part, "a", newline="", encoding="utf-8") as table_fh:
-            note = options_note(opponent)
+            how = f"no ({note}); model steps overlap searches" if note else \
+                "yes; each model step waits for every search (lockstep)"
             print(f"{tag} engine {engines.name!r}, options {options_text(options)}, limit "
                   f"{dict(opponent.limit)}, {slots} game(s) at once, {threads} engine process(es), each "
                   f"search from a cleared engine; games reproducible from "
-                  f"the seed: {f'no ({note})' if note else 'yes'}; checkpoint sha256 {model_sha256}",
+                  f"the seed: {how}; checkpoint sha256 {model_sha256}",
                   file=log, flush=True)
             writer = csv.DictWriter(table_fh, fieldnames=GAME_ROW_COLUMNS)
             if not done_rows:
@@ -380,7 +397,8 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
                       f"{len(game.sans)} plies, {game.engine_restarts} engine restarts), "
                       f"ETA {(games - finished) / rate:.0f}s", file=log, flush=True)
 
-            play_games(policy, engines, opponent, todo, max_fullmoves=max_fullmoves, on_finish=record)
+            play_games(policy, engines, opponent, todo, max_fullmoves=max_fullmoves, on_finish=record,
+                       lockstep=not note)
         restarts = engines.restarts
         engine_name = engines.name
     rows, pgns, _ = _read_partial(table_part, pgn_part, games)
