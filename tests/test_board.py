@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import chess
@@ -275,6 +276,10 @@ def test_board_training_is_deterministic_and_resumes_exactly(tmp_path):
 
     first, second = run("a", "sa.pt"), run("b", "sb.pt")
     assert all(torch.equal(first[k], second[k]) for k in first)
+    # Where the bits came from: the same seed gives these bits only on a CPU with the same kernels.
+    compute = json.loads((tmp_path / "a" / "timing.json").read_text())["compute"]
+    assert compute["torch"] == torch.__version__ and compute["device"] == "cpu"
+    assert compute["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and compute["cpu"]
     with pytest.raises(KeyboardInterrupt):
         run("c", "sc.pt", kill="step 7/10")
     assert torch.load(tmp_path / "sc.pt", weights_only=False)["step"] == 5

@@ -72,6 +72,8 @@ def test_killed_run_resumes_exactly(data):
     a = load_model(data / "straight" / "model.pt").state_dict()
     b = load_model(data / "resumed" / "model.pt").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    compute = json.loads((data / "resumed" / "timing.json").read_text())["compute"]
+    assert compute["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and compute["device"] == "cpu"
     # ...but the resumed curves hold every step once, with the values of the run that never stopped.
     for name in ("train/loss", "lr", "val/loss", "val/legal_move_share"):
         assert curve(data / "live", name) == curve(data / "straight_live", name), name

@@ -24,7 +24,7 @@ from ..logs import format_duration
 from ..model.board_encoding import legal_mask
 from ..model.board_network import BoardNet, BoardNetConfig
 from ..model.checkpoint import save_atomic, save_board_model
-from ..model.device import pick_device
+from ..model.device import compute_description, pick_device
 from .train import TrainConfig, TrainingDiverged, batch_rows, lr_at, resume
 
 _RECIPE_KEYS = ("max_steps", "batch_size", "learning_rate", "min_lr", "warmup_steps", "weight_decay",
@@ -153,7 +153,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     write_json(Path(metrics_out).with_name("timing.json"), {
         "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "threads": torch.get_num_threads(),
         "positions_per_s": round(positions / max(seconds, 1e-9)),
-        "positions_per_cpu_s": round(positions / max(cpu, 1e-9))})
+        "positions_per_cpu_s": round(positions / max(cpu, 1e-9)), "compute": compute_description(device)})
     if curves is not None:
         curves.close()
     return summary

@@ -34,7 +34,7 @@ from ..data.packing import load_blocks
 from ..files import write_json
 from ..logs import format_duration
 from ..model.checkpoint import save_atomic, save_model
-from ..model.device import pick_device
+from ..model.device import compute_description, pick_device
 from ..model.gpt import GPT, GPTConfig
 from . import distributed
 from .distributed import Ranks
@@ -313,7 +313,8 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
         # beside it (no rule's output, so neither Snakemake nor DVC tracks it) and the log.
         timing = ("tokens_per_s", "seconds")
         write_json(metrics_out, {k: v for k, v in summary.items() if k not in timing})
-        write_json(Path(metrics_out).with_name("timing.json"), {k: summary[k] for k in timing})
+        write_json(Path(metrics_out).with_name("timing.json"),
+                   {**{k: summary[k] for k in timing}, "compute": compute_description(device)})
         print(f"[train] {summary['seconds']}s, {summary['tokens_per_s']} tokens/s", file=log, flush=True)
         if curves is not None:
             curves.close()
