@@ -43,3 +43,14 @@ def test_board_speed_runs_every_part_and_reports_its_fields(tmp_path):
 
     for line in ("channels_last / NCHW:", "encode / reference:", "batched / one at a time:", "whole script:"):
         assert line in proc.stdout
+
+
+def test_lockstep_cost_runs_and_both_loops_play_the_same_games(tmp_path):
+    out = tmp_path / "lockstep.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "lockstep_cost.py"), "--games", "4",
+                           "--batch-games", "2", "--rounds", "1", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["lockstep"] > 0 and result["overlap"] > 0 and result["lockstep_over_overlap"] > 0
+    assert result["rounds_with_the_same_games"] == 1
