@@ -287,6 +287,35 @@ def test_board_training_is_deterministic_and_resumes_exactly(tmp_path):
     assert all(torch.equal(first[k], resumed[k]) for k in first)
 
 
+def test_a_board_state_learnt_from_other_positions_of_the_same_count_is_not_resumed(tmp_path):
+    import io
+
+    from transcendence.training.board_training import train_board
+    from transcendence.training.train import TrainConfig
+
+    cfg = TrainConfig(max_steps=4, batch_size=8, learning_rate=1e-2, min_lr=1e-3, warmup_steps=1,
+                      eval_interval=2, eval_batches=1, checkpoint_interval=2, log_interval=1, seed=3)
+    net = BoardNetConfig(channels=8, blocks=1)
+    sets = []
+    for name, seed in (("a", 9), ("b", 10)):
+        d = tmp_path / name
+        d.mkdir()
+        _write_games(d / "g.pgn.zst", [random_game_sans(random.Random(seed * 100 + g), 30) for g in range(10)])
+        files = [d / n for n in ("train.pos", "val.pos", "meta.json")]
+        build_positions([d / "g.pgn.zst"], *files, val_fraction=0.2, seed=1)
+        sets.append(files)
+    (a_train, a_val, _), (b_train, b_val, _) = sets
+    for a, b in ((a_train, b_train), (a_val, b_val)):  # the same counts: only the hashes tell them apart
+        assert len(load_positions(a).moves) == len(load_positions(b).moves)
+    log = io.StringIO()
+    train_board(a_train, a_val, tmp_path / "a" / "model.pt", tmp_path / "a" / "metrics.json", net, cfg,
+                state_path=tmp_path / "state.pt", log=log)
+    train_board(b_train, b_val, tmp_path / "b" / "model.pt", tmp_path / "b" / "metrics.json", net, cfg,
+                state_path=tmp_path / "state.pt", log=log)
+    assert "ignoring" in log.getvalue() and "train_sha256" in log.getvalue()
+    assert "resumed" not in log.getvalue()
+
+
 def test_a_board_config_that_asks_for_per_character_sampling_stops_before_any_job(tmp_path):
     import yaml
 

@@ -21,7 +21,8 @@ import pytest
 import torch
 
 import transcendence
-from transcendence.play.evaluate import GAME_ROW_COLUMNS, file_sha256, run_shard
+from transcendence.files import file_sha256
+from transcendence.play.evaluate import GAME_ROW_COLUMNS, run_shard
 from transcendence.play.opponent import Opponent
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.rating.table import read_tables

@@ -3,6 +3,7 @@ checkpoints on CPU, and the legal-move share of sampled continuations."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -133,6 +134,41 @@ def test_a_state_saved_under_another_recipe_is_not_resumed(data):
     run(data, "fresh", 6, learning_rate=5e-3)
     assert (data / "new" / "model.pt").read_bytes() == (data / "fresh" / "model.pt").read_bytes()
     assert torch.load(data / "state.pt", weights_only=False)["recipe"]["learning_rate"] == 5e-3
+
+
+def test_a_state_learnt_from_other_data_of_the_same_size_is_not_resumed(data):
+    """The recipe holds the data's hashes, not only its size: one token changed is other data."""
+    other = data / "other"
+    other.mkdir()
+    tokens = bytearray((data / "train.bin").read_bytes())
+    i = next(i for i in range(len(tokens) - 1) if tokens[i] != tokens[i + 1])
+    tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]  # the same tokens, the same size, two swapped
+    (other / "train.bin").write_bytes(bytes(tokens))
+    (other / "val.bin").write_bytes((data / "val.bin").read_bytes())
+    run(data, "a", 6, state="state.pt")
+    log = io.StringIO()
+    for out, state in (("resumed", data / "state.pt"), ("fresh", None)):
+        train(other / "train.bin", other / "val.bin", other / out / "model.pt", other / out / "metrics.json",
+              MODEL, cfg(6), state_path=state, threads=1, log=log)
+    assert "ignoring" in log.getvalue() and "train_sha256" in log.getvalue()
+    assert (other / "resumed" / "model.pt").read_bytes() == (other / "fresh" / "model.pt").read_bytes()
+    assert (other / "resumed" / "model.pt").read_bytes() != (data / "a" / "model.pt").read_bytes()
+
+
+def test_a_state_from_another_machine_is_resumed_and_said_so(data):
+    """Another CPU's state is the same work rounded differently: resumed, logged, and recorded."""
+    _train_until(data, "state.pt", 6, stop=4, checkpoint_interval=3)
+    state = torch.load(data / "state.pt", weights_only=False)
+    assert state["compute"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    elsewhere = {**state["compute"], "cpu": "another CPU", "cpu_capability": "AVX2-or-other"}
+    torch.save({**state, "compute": elsewhere}, data / "state.pt")
+    out, log = data / "resumed", io.StringIO()
+    train(data / "train.bin", data / "val.bin", out / "model.pt", out / "metrics.json", MODEL, cfg(6),
+          state_path=data / "state.pt", threads=1, log=log)
+    log = log.getvalue()
+    assert "resumed from" in log and "another CPU" in log and "match neither" in log
+    timing = json.loads((data / "resumed" / "timing.json").read_text())
+    assert timing["resumed_from_compute"] == elsewhere and timing["compute"]["cpu"] != "another CPU"
 
 
 def _train_until(data, state: str, steps: int, stop: int, **kw) -> None:

@@ -1,4 +1,4 @@
-"""Atomic outputs and zstd-compressed text, the two file idioms every stage shares.
+"""Atomic outputs, zstd-compressed text and file hashes, the file idioms every stage shares.
 
 Each stage writes into a temporary file beside its target and renames it into place only
 when complete, so an interrupted run never leaves a file that a later stage (or Snakemake,
@@ -8,6 +8,7 @@ or DVC) could mistake for a finished one.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -184,3 +185,12 @@ def open_binary(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield io.BufferedReader(_ZstdFrames(raw), buffer_size=1 << 20)
         else:
             yield raw
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes: which checkpoint played, which dataset a training state learnt from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

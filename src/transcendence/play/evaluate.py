@@ -32,7 +32,6 @@ checkpoint's sha256, so a table says which model played.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import os
 import random
@@ -49,7 +48,7 @@ import torch
 
 from ..engine.pool import EnginePool
 from ..engine.uci import SEARCH_MARGIN, stop_engines_on_sigterm
-from ..files import atomic_text, write_json
+from ..files import atomic_text, file_sha256, write_json
 from ..pgn.text import format_pgn
 from ..seeds import game_seed
 from .batch_policy import BatchPolicy, Request
@@ -188,15 +187,6 @@ def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Opponent, gam
 def _score(result: str, model_white: bool) -> float:
     return {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}[result] if model_white else \
         {"1-0": 0.0, "0-1": 1.0, "1/2-1/2": 0.5}[result]
-
-
-def file_sha256(path: str | Path) -> str:
-    """The sha256 of a file's bytes: which checkpoint played, whatever kind of model it holds."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fingerprint_path(table_part: Path) -> Path:

@@ -25,7 +25,7 @@ from ..model.board_encoding import legal_mask
 from ..model.board_network import BoardNet, BoardNetConfig
 from ..model.checkpoint import save_atomic, save_board_model
 from ..model.device import compute_description, pick_device
-from .train import TrainConfig, TrainingDiverged, batch_rows, lr_at, resume
+from .train import TrainConfig, TrainingDiverged, batch_rows, compute_fields, data_fingerprint, lr_at, resume
 
 _RECIPE_KEYS = ("max_steps", "batch_size", "learning_rate", "min_lr", "warmup_steps", "weight_decay",
                 "beta1", "beta2", "grad_clip", "seed")
@@ -78,12 +78,13 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
         torch.use_deterministic_algorithms(True)
     train_data, val_data = load_positions(train_pos), load_positions(val_pos)
     recipe = {"family": "board", "model": model_cfg.to_dict(), **{k: getattr(cfg, k) for k in _RECIPE_KEYS},
-              "train_positions": len(train_data), "val_positions": len(val_data)}
+              "train_positions": len(train_data), "val_positions": len(val_data),
+              **data_fingerprint(train_pos, val_pos)}
     model = BoardNet(model_cfg).to(device)
     opt = torch.optim.AdamW(model.optimizer_groups(cfg.weight_decay), lr=cfg.learning_rate,
                             betas=(cfg.beta1, cfg.beta2))
     state_path = Path(state_path) if state_path else None
-    step, history = resume(state_path, recipe, model, opt, device, log)
+    step, history, earlier_compute = resume(state_path, recipe, model, opt, device, log)
     curves = None
     if live_dir is not None:
         from .tracking import Curves
@@ -92,7 +93,8 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     def checkpoint() -> None:
         if state_path is not None:
             save_atomic(state_path, {"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                                     "step": step, "history": history, "recipe": recipe})
+                                     "step": step, "history": history, "recipe": recipe,
+                                     "compute": compute_description(device)})
 
     print(f"[train] board network {model_cfg.channels}x{model_cfg.blocks}, {model.num_params():,} parameters "
           f"on {device}, {len(train_data):,} training positions, {cfg.max_steps} steps of {cfg.batch_size} "
@@ -153,7 +155,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     write_json(Path(metrics_out).with_name("timing.json"), {
         "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "threads": torch.get_num_threads(),
         "positions_per_s": round(positions / max(seconds, 1e-9)),
-        "positions_per_cpu_s": round(positions / max(cpu, 1e-9)), "compute": compute_description(device)})
+        "positions_per_cpu_s": round(positions / max(cpu, 1e-9)), **compute_fields(device, earlier_compute)})
     if curves is not None:
         curves.close()
     return summary

@@ -31,7 +31,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ..data.packing import load_blocks
-from ..files import write_json
+from ..files import file_sha256, write_json
 from ..logs import format_duration
 from ..model.checkpoint import save_atomic, save_model
 from ..model.device import compute_description, pick_device
@@ -196,22 +196,46 @@ def train(train_bin: str | Path, val_bin: str | Path, model_out: str | Path, met
     return summary
 
 
+def data_fingerprint(train_path: str | Path, val_path: str | Path) -> dict[str, str]:
+    """The sha256 of the training and validation files, for the recipe: a state learnt from
+    other data must not be resumed, and two datasets of the same size are not the same data."""
+    return {"train_sha256": file_sha256(train_path), "val_sha256": file_sha256(val_path)}
+
+
 def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.nn.Module,
-           opt: torch.optim.Optimizer, device: torch.device, log: TextIO) -> tuple[int, list]:
+           opt: torch.optim.Optimizer, device: torch.device, log: TextIO) -> tuple[int, list, dict | None]:
     """Load the training state at ``state_path`` into ``model`` and ``opt`` when it was saved
-    under the same ``recipe`` (model, hyperparameters, dataset sizes); returns (step, history),
-    (0, []) for a fresh start. A state of other work is ignored, never mixed in."""
+    under the same ``recipe`` (model, hyperparameters, the data's hashes); returns (step,
+    history, the compute the state was trained on), (0, [], None) for a fresh start. A state
+    of other work is ignored, never mixed in.
+
+    A state trained on another machine is resumed, with a log line: the work is the same,
+    only its rounding differs (see :func:`~transcendence.model.device.compute_description`),
+    and refusing it would restart a cluster job moved to another node type from scratch.
+    """
     if not state_path or not state_path.exists():
-        return 0, []
+        return 0, [], None
     state = torch.load(state_path, map_location=device, weights_only=False)
-    if state.get("recipe") != recipe:
-        print(f"[train] ignoring {state_path}: it was saved with another model, recipe or dataset; "
-              "starting afresh", file=log, flush=True)
-        return 0, []
+    saved = state.get("recipe") or {}
+    if saved != recipe:
+        changed = sorted(k for k in set(saved) | set(recipe) if saved.get(k) != recipe.get(k))
+        print(f"[train] ignoring {state_path}: it was saved under another recipe ({', '.join(changed)} "
+              "differ); starting afresh", file=log, flush=True)
+        return 0, [], None
     model.load_state_dict(state["state_dict"])
     opt.load_state_dict(state["optimizer"])
+    earlier, now = state.get("compute"), compute_description(device)
     print(f"[train] resumed from {state_path} at step {state['step']}", file=log, flush=True)
-    return state["step"], state["history"]
+    if earlier is not None and earlier != now:
+        print(f"[train] that state was trained on {earlier}, this run goes on with {now}: the "
+              "checkpoint's last bits will match neither machine's uninterrupted run", file=log, flush=True)
+    return state["step"], state["history"], earlier
+
+
+def compute_fields(device: torch.device, earlier: dict | None) -> dict[str, object]:
+    """timing.json's record of the machine: this run's, and the resumed state's where it differs."""
+    now = compute_description(device)
+    return {"compute": now, **({"resumed_from_compute": earlier} if earlier and earlier != now else {})}
 
 
 def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg: TrainConfig, ranks: Ranks, *,
@@ -228,10 +252,11 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
         raise ValueError(f"empty dataset: {train_bin} has {len(train_blocks)} blocks, {val_bin} {len(val_blocks)}")
     micros = my_micro_batches(ranks, cfg.grad_accum)
     recipe = {"model": model_cfg.to_dict(), **{k: getattr(cfg, k) for k in _RECIPE_KEYS},
-              "train_blocks": len(train_blocks), "val_blocks": len(val_blocks)}
+              "train_blocks": len(train_blocks), "val_blocks": len(val_blocks),
+              **data_fingerprint(train_bin, val_bin)}
 
     model, opt, autocast = build(model_cfg, cfg, device)
-    step, history = resume(state_path, recipe, model, opt, device, log)
+    step, history, earlier_compute = resume(state_path, recipe, model, opt, device, log)
     fwd: torch.nn.Module = torch.compile(model) if cfg.compile else model
     if ranks.world > 1:
         fwd = DistributedDataParallel(fwd, device_ids=[device.index] if device.type == "cuda" else None)
@@ -246,7 +271,8 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
         if state_path is None or not ranks.main:
             return
         save_atomic(state_path, {"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                                 "step": step, "history": history, "recipe": recipe})
+                                 "step": step, "history": history, "recipe": recipe,
+                                 "compute": compute_description(device)})
 
     tokens_per_step = cfg.batch_size * cfg.grad_accum * model_cfg.block_size
     print(f"[train] {model.num_params() / 1e6:.2f}M parameters on {device} x {ranks.world}, "
@@ -314,7 +340,7 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
         timing = ("tokens_per_s", "seconds")
         write_json(metrics_out, {k: v for k, v in summary.items() if k not in timing})
         write_json(Path(metrics_out).with_name("timing.json"),
-                   {**{k: summary[k] for k in timing}, "compute": compute_description(device)})
+                   {**{k: summary[k] for k in timing}, **compute_fields(device, earlier_compute)})
         print(f"[train] {summary['seconds']}s, {summary['tokens_per_s']} tokens/s", file=log, flush=True)
         if curves is not None:
             curves.close()
