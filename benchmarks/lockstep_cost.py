@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> dict:
             seconds["overlap"].append(t_over)
     result = {name: round(statistics.median(v), 3) for name, v in seconds.items()}
     result["lockstep_over_overlap"] = round(result["lockstep"] / result["overlap"], 3)
-    result.update(rounds_with_the_same_games=same_games, games=args.games, batch_games=args.batch_games, temperature=args.temperature,
-                  eps=args.eps, engines=args.engines, rounds=args.rounds, model=args.model or "fresh 32x4")
+    result.update(rounds_with_the_same_games=same_games, games=args.games, batch_games=args.batch_games,
+                  temperature=args.temperature, eps=args.eps, engines=args.engines, rounds=args.rounds,
+                  model=args.model or "fresh 32x4")
     print(json.dumps(result, indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")

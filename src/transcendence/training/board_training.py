@@ -84,7 +84,8 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     opt = torch.optim.AdamW(model.optimizer_groups(cfg.weight_decay), lr=cfg.learning_rate,
                             betas=(cfg.beta1, cfg.beta2))
     state_path = Path(state_path) if state_path else None
-    step, history, earlier_compute = resume(state_path, recipe, model, opt, device, log)
+    compute = compute_description(device)
+    step, history, earlier_compute = resume(state_path, recipe, model, opt, device, compute, log)
     curves = None
     if live_dir is not None:
         from .tracking import Curves
@@ -93,8 +94,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     def checkpoint() -> None:
         if state_path is not None:
             save_atomic(state_path, {"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                                     "step": step, "history": history, "recipe": recipe,
-                                     "compute": compute_description(device)})
+                                     "step": step, "history": history, "recipe": recipe, "compute": compute})
 
     print(f"[train] board network {model_cfg.channels}x{model_cfg.blocks}, {model.num_params():,} parameters "
           f"on {device}, {len(train_data):,} training positions, {cfg.max_steps} steps of {cfg.batch_size} "
@@ -155,7 +155,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     write_json(Path(metrics_out).with_name("timing.json"), {
         "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "threads": torch.get_num_threads(),
         "positions_per_s": round(positions / max(seconds, 1e-9)),
-        "positions_per_cpu_s": round(positions / max(cpu, 1e-9)), **compute_fields(device, earlier_compute)})
+        "positions_per_cpu_s": round(positions / max(cpu, 1e-9)), **compute_fields(compute, earlier_compute)})
     if curves is not None:
         curves.close()
     return summary

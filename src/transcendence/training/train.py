@@ -203,11 +203,13 @@ def data_fingerprint(train_path: str | Path, val_path: str | Path) -> dict[str, 
 
 
 def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.nn.Module,
-           opt: torch.optim.Optimizer, device: torch.device, log: TextIO) -> tuple[int, list, dict | None]:
+           opt: torch.optim.Optimizer, device: torch.device, compute: Mapping[str, str],
+           log: TextIO) -> tuple[int, list, dict | None]:
     """Load the training state at ``state_path`` into ``model`` and ``opt`` when it was saved
     under the same ``recipe`` (model, hyperparameters, the data's hashes); returns (step,
     history, the compute the state was trained on), (0, [], None) for a fresh start. A state
-    of other work is ignored, never mixed in.
+    of other work is ignored, never mixed in. ``compute`` is this run's
+    :func:`~transcendence.model.device.compute_description`.
 
     A state trained on another machine is resumed, with a log line: the work is the same,
     only its rounding differs (see :func:`~transcendence.model.device.compute_description`),
@@ -224,18 +226,18 @@ def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.n
         return 0, [], None
     model.load_state_dict(state["state_dict"])
     opt.load_state_dict(state["optimizer"])
-    earlier, now = state.get("compute"), compute_description(device)
+    earlier = state.get("compute")
     print(f"[train] resumed from {state_path} at step {state['step']}", file=log, flush=True)
-    if earlier is not None and earlier != now:
-        print(f"[train] that state was trained on {earlier}, this run goes on with {now}: the "
+    if earlier is not None and earlier != compute:
+        print(f"[train] that state was trained on {earlier}, this run goes on with {compute}: the "
               "checkpoint's last bits will match neither machine's uninterrupted run", file=log, flush=True)
     return state["step"], state["history"], earlier
 
 
-def compute_fields(device: torch.device, earlier: dict | None) -> dict[str, object]:
+def compute_fields(compute: Mapping[str, str], earlier: dict | None) -> dict[str, object]:
     """timing.json's record of the machine: this run's, and the resumed state's where it differs."""
-    now = compute_description(device)
-    return {"compute": now, **({"resumed_from_compute": earlier} if earlier and earlier != now else {})}
+    resumed = {"resumed_from_compute": earlier} if earlier and earlier != compute else {}
+    return {"compute": dict(compute), **resumed}
 
 
 def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg: TrainConfig, ranks: Ranks, *,
@@ -256,7 +258,8 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
               **data_fingerprint(train_bin, val_bin)}
 
     model, opt, autocast = build(model_cfg, cfg, device)
-    step, history, earlier_compute = resume(state_path, recipe, model, opt, device, log)
+    compute = compute_description(device)
+    step, history, earlier_compute = resume(state_path, recipe, model, opt, device, compute, log)
     fwd: torch.nn.Module = torch.compile(model) if cfg.compile else model
     if ranks.world > 1:
         fwd = DistributedDataParallel(fwd, device_ids=[device.index] if device.type == "cuda" else None)
@@ -271,8 +274,7 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
         if state_path is None or not ranks.main:
             return
         save_atomic(state_path, {"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                                 "step": step, "history": history, "recipe": recipe,
-                                 "compute": compute_description(device)})
+                                 "step": step, "history": history, "recipe": recipe, "compute": compute})
 
     tokens_per_step = cfg.batch_size * cfg.grad_accum * model_cfg.block_size
     print(f"[train] {model.num_params() / 1e6:.2f}M parameters on {device} x {ranks.world}, "
@@ -340,7 +342,7 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
         timing = ("tokens_per_s", "seconds")
         write_json(metrics_out, {k: v for k, v in summary.items() if k not in timing})
         write_json(Path(metrics_out).with_name("timing.json"),
-                   {**{k: summary[k] for k in timing}, **compute_fields(device, earlier_compute)})
+                   {**{k: summary[k] for k in timing}, **compute_fields(compute, earlier_compute)})
         print(f"[train] {summary['seconds']}s, {summary['tokens_per_s']} tokens/s", file=log, flush=True)
         if curves is not None:
             curves.close()
