@@ -61,7 +61,7 @@ from transcendence.model.board_network import BoardNet, BoardNetConfig  # noqa: 
 from transcendence.training.board_training import batch_loss  # noqa: E402
 from transcendence.model.checkpoint import save_board_model  # noqa: E402
 from transcendence.play.evaluate import run_shard  # noqa: E402
-from transcendence.play.opponent import Opponent  # noqa: E402
+from transcendence.players.player import Player  # noqa: E402
 from transcendence.training.train import batch_rows  # noqa: E402
 
 PARTS = ("training", "dataset", "evaluation")
@@ -258,9 +258,9 @@ def children_cpu() -> float:
 
 
 def bench_evaluation(args: argparse.Namespace) -> dict:
-    opponent = Opponent("eps0.75", 360.0, {"depth": 1}, eps=0.75)
+    opponent = Player("eps0.75", 360.0, {"depth": 1}, eps=0.75)
     out: dict = {"games": args.eval_games, "temperature": args.temperature, "opponent": opponent.name,
-                 "mode": "legal_moves", "limit": dict(opponent.limit)}
+                 "mode": "legal_moves", "limit": opponent.limit.to_config()}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if args.model:

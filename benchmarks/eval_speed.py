@@ -27,7 +27,7 @@ import chess
 import torch
 
 from transcendence.play.evaluate import Game, run_shard
-from transcendence.play.opponent import Opponent
+from transcendence.players.player import Player
 from transcendence.seeds import game_seed
 from transcendence.pgn.text import prompt_for
 from transcendence.play.sampling import MAX_MOVE_CHARS, RESULT, sample
@@ -81,7 +81,7 @@ def naive_legal_move(model, game: Game, temperature: float) -> tuple[chess.Move 
     return moves[sample(naive_scores(model, game.board, game.sans), temperature, game.gen)], ""
 
 
-def naive_shard(model, opponent: Opponent, *, games: int, seed: int, cap: int, temperature: float,
+def naive_shard(model, opponent: Player, *, games: int, seed: int, cap: int, temperature: float,
                 max_tries: int, max_fullmoves: int, engine: str, device, mode: str = "per_character",
                 deadline: float | None = None) -> list[Game]:
     """The baseline's games, one after the other; none is started after ``deadline``
@@ -141,7 +141,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     kind, value = args.limit.split("=")
-    opponent = Opponent("opponent", 0.0, {kind: float(value)}, skill_level=args.skill_level, eps=args.eps)
+    opponent = Player("opponent", 0.0, {kind: float(value)}, skill_level=args.skill_level, eps=args.eps)
     device = pick_device(args.device)
     model = load_model(args.model, device)
     cap = 0
@@ -165,7 +165,7 @@ def main() -> None:
 
     plies = sum(int(r["plies"]) for r in rows)
     print(f"model {args.model} ({sum(p.numel() for p in model.parameters()):,} parameters) on {device}, "
-          f"{args.threads} thread(s); opponent {dict(opponent.limit)} skill {args.skill_level} eps {args.eps}; "
+          f"{args.threads} thread(s); opponent {opponent.limit.to_config()} skill {args.skill_level} eps {args.eps}; "
           f"T={args.temperature}; {args.games} games, {plies} plies ({plies / args.games:.1f} per game), "
           f"terminations {sorted({r['termination'] for r in rows})}")
     print(f"batched ({summary['batch_games']} at once)  {args.games / batched * 3600:10.0f} games/hour  ({batched:.1f} s)")

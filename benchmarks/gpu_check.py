@@ -93,7 +93,7 @@ class Profile:
     eval_games: int               # games of the batched shard (all at once)
     naive_games: int              # at most this many baseline games per mode ...
     naive_seconds: float          # ... and none started after this many seconds
-    opponent: dict                # evaluate.Opponent.from_config entry
+    opponent: dict                # evaluate.Player.from_config entry
     temperature: float
     max_fullmoves: int
     budget_s: float               # sections are shortened or skipped to end within it
@@ -566,7 +566,7 @@ def section_eval(ctx: Context) -> dict:
     from eval_speed import naive_shard
 
     from transcendence.play.evaluate import run_shard
-    from transcendence.play.opponent import Opponent
+    from transcendence.players.player import Player
     from transcendence.model.gpt import GPT, GPTConfig
     from transcendence.pgn.text import format_pgn
     from transcendence.model.checkpoint import load_model, save_model
@@ -579,7 +579,7 @@ def section_eval(ctx: Context) -> dict:
         torch.manual_seed(ctx.seed)
         model_path, trained = work / "untrained.pt", False
         save_model(model_path, GPT(GPTConfig(**p.model)), {})
-    opponent = Opponent.from_config(p.opponent)
+    opponent = Player.from_config(p.opponent)
     grid = grid_games()
     result: dict = {"model": "the e2e section's checkpoint" if trained else "untrained (the e2e section failed)",
                     "opponent": p.opponent, "temperature": p.temperature, "max_fullmoves": p.max_fullmoves,
@@ -622,7 +622,7 @@ def section_eval(ctx: Context) -> dict:
                             [g.illegal for g in naive_games], naive_s)
         ctx.say(f"eval {mode}: one at a time, no cache: {naive['games']} games in {naive_s:.1f} s, "
                 f"{naive['games_per_hour']:,.0f} games/hour, {naive['plies_per_game']} plies/game")
-        reproducible = "time" not in opponent.limit and opponent.skill_level is None
+        reproducible = opponent.limit.kind != "time" and opponent.skill_level is None
         batched_texts = [line for line in (work / f"{mode}.pgn").read_text().splitlines()
                          if line and not line.startswith("[")]
         naive_texts = [format_pgn({}, g.sans, g.result).strip() for g in naive_games]
@@ -681,7 +681,7 @@ def section_board(ctx: Context) -> dict:
     from transcendence.play.board_policy import BoardBatchPolicy
     from transcendence.engine.pool import EnginePool
     from transcendence.play.evaluate import Game, play_games
-    from transcendence.play.opponent import Opponent
+    from transcendence.players.player import Player
     from transcendence.seeds import game_seed
     from transcendence.model.checkpoint import load_model
     from transcendence.training.train_cli import run
@@ -725,7 +725,7 @@ def section_board(ctx: Context) -> dict:
     ctx.say(f"board: {meta['train_positions']:,} training positions in {data_s:.1f} s; {metrics['steps']} steps "
             f"in {train_s:.1f} s, {result['train']['positions_per_s']:,} positions/s")
 
-    opponent = Opponent.from_config(p.opponent)
+    opponent = Player.from_config(p.opponent)
     net = load_model(work / "model.pt", dev)
 
     def play(slots: int, engines: int, games: int, deadline: float | None) -> tuple[list, float]:

@@ -31,10 +31,10 @@ from transcendence.model.board_network import BoardNet, BoardNetConfig
 from transcendence.model.checkpoint import load_model, save_board_model
 from transcendence.play.evaluate import Game, play_games
 from transcendence.play.families import batch_policy
-from transcendence.play.opponent import Opponent
+from transcendence.players.player import Player
 
 
-def play(model, engines: EnginePool, opponent: Opponent, args: argparse.Namespace, lockstep: bool
+def play(model, engines: EnginePool, opponent: Player, args: argparse.Namespace, lockstep: bool
          ) -> tuple[float, list[tuple[int, tuple[str, ...]]]]:
     """Wall seconds for one shard, and its games (index, moves)."""
     policy = batch_policy(model, slots=args.batch_games, temperature=args.temperature, mode="legal_moves",
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
             path = Path(tmp) / "model.pt"
             save_board_model(path, BoardNet(BoardNetConfig()), {})
             model = load_model(path, torch.device("cpu"))
-    opponent = Opponent(f"eps{args.eps}", 0, {"depth": 1}, eps=args.eps)
+    opponent = Player(f"eps{args.eps}", 0, {"depth": 1}, eps=args.eps)
     seconds: dict[str, list[float]] = {"lockstep": [], "overlap": []}
     same_games = 0
     with EnginePool(find_engine("stockfish"), {"Threads": 1, "Hash": 16}, workers=args.engines) as engines:

@@ -18,7 +18,7 @@ import numpy as np
 from transcendence.data.packing import BlockPacker
 from transcendence.files import open_binary
 from transcendence.pgn.text import sans_to_text
-from transcendence.play.opponent import Opponent
+from transcendence.players.player import Player
 
 
 def pack_blocks(texts: Sequence[str | bytes], block_size: int) -> tuple[np.ndarray, int]:
@@ -61,6 +61,6 @@ def game_to_text(game: chess.pgn.Game) -> str:
     return sans_to_text(sans)
 
 
-def random_mover(name: str = "random", rating: float = 0.0) -> Opponent:
+def random_mover(name: str = "random", rating: float = 0.0) -> Player:
     """The uniform random mover as a calibration anchor: the natural zero of a rating scale."""
-    return Opponent(name=name, rating=rating, limit={"depth": 1}, eps=1.0)
+    return Player(name=name, rating=rating, limit={"depth": 1}, eps=1.0)

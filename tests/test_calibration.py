@@ -7,8 +7,9 @@ import csv
 import pytest
 
 from transcendence.rating.calibration import (CalibrationError, calibrate, calibration_players, check_identified,
-                                       players_as_opponents, read_calibrated, schedule)
-from transcendence.play.opponent import Opponent
+                                              read_calibrated, schedule)
+from transcendence.players.config import synthetic_players
+from transcendence.players.player import Player
 from transcendence.rating.ladder import PlayerRating
 from transcendence.rating.table import best_in_data, rate_rows, verdict
 from transcendence.rating.systems import Glicko2
@@ -17,8 +18,8 @@ from transcendence.engine.uci import find_engine
 from .helpers import random_mover
 
 
-def eps_player(name: str, eps: float, rating: float = 0.0) -> Opponent:
-    return Opponent(name=name, rating=rating, limit={"depth": 1}, eps=eps)
+def eps_player(name: str, eps: float, rating: float = 0.0) -> Player:
+    return Player(name=name, rating=rating, limit={"depth": 1}, eps=eps)
 
 
 def test_schedule_plays_every_pair_with_alternating_colours():
@@ -32,12 +33,12 @@ def test_schedule_plays_every_pair_with_alternating_colours():
 
 
 def test_the_anchor_may_be_one_of_the_opponents_but_names_are_unique():
-    level1 = Opponent("sf1", 1552, {"time": 0.1}, skill_level=1)
-    players = calibration_players([level1, Opponent("sf3", 1842, {"time": 0.1}, skill_level=3)], level1)
+    level1 = Player("sf1", 1552, {"time": 0.1}, skill_level=1)
+    players = calibration_players([level1, Player("sf3", 1842, {"time": 0.1}, skill_level=3)], level1)
     assert [p.name for p in players] == ["sf1", "sf3"]
     with pytest.raises(CalibrationError, match="'sf3'"):
-        calibration_players([Opponent("sf3", 1842, {"time": 0.1}, skill_level=3)], level1,
-                            [Opponent("sf3", 1842, {"time": 0.1}, skill_level=4)])
+        calibration_players([Player("sf3", 1842, {"time": 0.1}, skill_level=3)], level1,
+                            [Player("sf3", 1842, {"time": 0.1}, skill_level=4)])
 
 
 def test_a_player_who_won_every_game_has_no_rating():
@@ -51,7 +52,7 @@ def test_a_player_who_won_every_game_has_no_rating():
 def test_real_round_robin_orders_the_players_and_is_deterministic(tmp_path):
     engine = find_engine("stockfish")
     opponents = [eps_player("eps0.75", 0.75, 360)]
-    extra = players_as_opponents([{"name": "eps0.9", "eps": 0.9, "elo": 100}], {"depth": 1})
+    extra = synthetic_players([{"name": "eps0.9", "eps": 0.9, "elo": 100}], {"depth": 1}, {"share": 0.0}, 3)
     paths = {}
     for run in ("one", "two"):
         out = tmp_path / run

@@ -11,12 +11,12 @@ import pytest
 import torch
 
 from transcendence.play.evaluate import run_shard
-from transcendence.play.opponent import Opponent
+from transcendence.players.player import Player
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.play.policy import ModelPolicy
 from transcendence.model.checkpoint import save_model
 
-OPP = Opponent("eps0.5", 780, {"depth": 1}, eps=0.5)
+OPP = Player("eps0.5", 780, {"depth": 1}, eps=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def speller_path(tmp_path_factory):
 
 @pytest.mark.parametrize("mode,opponent", [
     ("per_character", OPP),
-    ("legal_moves", Opponent("sf-nodes", 1500, {"nodes": 300})),
+    ("legal_moves", Player("sf-nodes", 1500, {"nodes": 300})),
 ])
 def test_many_games_at_once_play_the_games_of_one_at_a_time(speller_path, tmp_path, mode, opponent):
     """Batched model steps and a pool of engines change the speed, not the games: the same
@@ -215,7 +215,7 @@ for line in sys.stdin:
 sf.wait()
 """)
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    opponent = Opponent("sf-depth", 1500, {"depth": 2}, options={"Hash": 8})
+    opponent = Player("sf-depth", 1500, {"depth": 2}, options={"Hash": 8})
     summary, rows = shard(model_path, tmp_path, "legal_moves", games=4, batch_games=4, max_fullmoves=12,
                           opponent=opponent, engine_path=str(wrapper))
     assert marker.exists() and summary["engine_restarts"] == 1
@@ -377,7 +377,7 @@ def test_lockstep_batches_do_not_depend_on_when_the_engine_answers(lockstep):
         policy = _RecordingPolicy(slots=6)
         games = [Game(g, model_white=g % 2 == 0, seed=100 + g) for g in range(10)]
         ended = []
-        play_games(policy, _SlowForSomeEngine(0.05, slow_parity), Opponent("e", 0, {"depth": 1}, eps=0.0),
+        play_games(policy, _SlowForSomeEngine(0.05, slow_parity), Player("e", 0, {"depth": 1}, eps=0.0),
                    games, max_fullmoves=6, on_finish=lambda g: ended.append((g.index, tuple(g.sans))),
                    lockstep=lockstep)
         return policy.steps, sorted(ended)

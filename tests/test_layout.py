@@ -33,6 +33,10 @@ LAYERS: list[tuple[str, ...]] = [
     # The networks and their checkpoints; nothing in it needs pgn or engine today (the
     # vocabulary's size is a config number), below data and play, which both load models.
     ("model",),
+    # The eps-players: the engine's move or a mistake by persona and mistake rule (whose
+    # learnable shared move is a fixed random board network, from model). Every stage that
+    # plays, rates or values a player holds one of these.
+    ("players",),
     # Data sets: synthetic games (played by the engine), filtering, packing, board positions
     # (encoded with model.board_encoding).
     ("data",),

@@ -23,20 +23,25 @@ import torch
 import transcendence
 from transcendence.files import file_sha256
 from transcendence.play.evaluate import GAME_ROW_COLUMNS, run_shard
-from transcendence.play.opponent import Opponent
+from transcendence.players.player import Player
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.rating.table import read_tables
-from transcendence.data.synthetic import Player, generate_shard
+from transcendence.data.synthetic import generate_shard
 from transcendence.model.checkpoint import save_model
 from transcendence.engine.uci import EngineError, UciEngine, find_engine
 
 from .conftest import ROOT
 from .fake_engine import make_engine
 
-OPP = Opponent("fake-d1", 500, {"depth": 1})
+OPP = Player("fake-d1", 500, {"depth": 1})
 SHARD = dict(cap=400, temperature=1.0, opponent=OPP, games=6, seed=5, mode="legal_moves", max_tries=5,
              max_fullmoves=8)
-PLAYERS = [Player("weak", 0.9, 100), Player("strong", 0.1, 900)]
+PLAYERS = [Player("weak", 100, {"depth": 1}, eps=0.9), Player("strong", 900, {"depth": 1}, eps=0.1)]
+
+
+def _as_args(player: Player) -> dict:
+    """A player as a child process rebuilds it (``Player(**args)``)."""
+    return {"name": player.name, "rating": player.rating, "limit": player.limit.to_config(), "eps": player.eps}
 
 
 def _pids(directory: Path) -> list[int]:
@@ -86,15 +91,16 @@ def _child(code: str, env_args: dict) -> subprocess.Popen:
 SHARD_CHILD = """
 import json, os
 from transcendence.play.evaluate import run_shard
-from transcendence.play.opponent import Opponent
+from transcendence.players.player import Player
 a = json.loads(os.environ["ARGS"])
-a["opponent"] = Opponent(**a["opponent"])
+a["opponent"] = Player(**a["opponent"])
 run_shard(a.pop("model"), a.pop("pgn"), a.pop("table"), **a)
 """
 
 GAMES_CHILD = """
 import json, os
-from transcendence.data.synthetic import Player, generate_shard
+from transcendence.data.synthetic import generate_shard
+from transcendence.players.player import Player
 a = json.loads(os.environ["ARGS"])
 a["players"] = [Player(**p) for p in a["players"]]
 generate_shard(a.pop("out"), a.pop("players"), a.pop("n_games"), **a)
@@ -116,7 +122,7 @@ def _killed_shard(model: Path, out: Path, tmp: Path, hang_from: int, **kw) -> No
     engine = make_engine(tmp / "killed-engine", "--hang-from", str(hang_from), "--pids", str(pids))
     args = {**SHARD, **kw, "model": str(model), "pgn": str(out / "g.pgn"), "table": str(out / "g.csv"),
             "engine_path": engine}
-    args["opponent"] = {"name": OPP.name, "rating": OPP.rating, "limit": dict(OPP.limit)}
+    args["opponent"] = _as_args(OPP)
     proc = _child(SHARD_CHILD, args)
     try:
         _wait_for(lambda: any(p.name.startswith("hung-") for p in pids.iterdir()) if pids.exists() else False,
@@ -248,7 +254,7 @@ def test_partial_results_of_other_work_are_discarded_with_a_log_line(model_path,
         model = tmp_path / "other.pt"
         save_model(model, GPT(GPTConfig(n_layer=1, n_head=2, n_embd=32, block_size=255)), {})
     elif change == "opponent limit":
-        kw["opponent"] = Opponent(OPP.name, OPP.rating, {"depth": 2})
+        kw["opponent"] = Player(OPP.name, OPP.rating, {"depth": 2})
     else:
         (out / "g.csv.partial.fingerprint.json").unlink()
     summary, rows, log = _shard(model, out, make_engine(tmp_path / "sound"), **kw)
@@ -305,12 +311,12 @@ def test_ratings_refuse_a_row_torn_before_its_text_fields(tmp_path):
 
 def test_killed_synthetic_shard_resumes_to_the_bytes_of_an_uninterrupted_run(tmp_path):
     engine = make_engine(tmp_path / "sound")
-    kw = dict(seed=3, shard=0, limit={"depth": 1}, max_plies=30)
+    kw = dict(seed=3, shard=0, max_plies=30)
     clean = tmp_path / "clean.pgn.zst"
     generate_shard(clean, PLAYERS, 8, engine_path=engine, **kw)
     out = tmp_path / "killed.pgn.zst"
     pids = tmp_path / "pids"
-    proc = _child(GAMES_CHILD, {"out": str(out), "players": [vars(p) for p in PLAYERS], "n_games": 8,
+    proc = _child(GAMES_CHILD, {"out": str(out), "players": [_as_args(p) for p in PLAYERS], "n_games": 8,
                                 "engine_path": make_engine(tmp_path / "hangs", "--hang-from", "40", "--pids",
                                                            str(pids)), **kw})
     try:
@@ -336,7 +342,7 @@ def test_killed_synthetic_shard_resumes_to_the_bytes_of_an_uninterrupted_run(tmp
 
 def test_synthetic_partial_of_other_work_is_discarded(tmp_path):
     engine = make_engine(tmp_path / "sound")
-    kw = dict(seed=3, shard=0, limit={"depth": 1})
+    kw = dict(seed=3, shard=0)
     out = tmp_path / "a.pgn.zst"
     partial = tmp_path / "a.pgn.zst.partial"
     generate_shard(tmp_path / "ref.pgn.zst", PLAYERS, 4, engine_path=engine, max_plies=20, **kw)
@@ -347,8 +353,8 @@ def test_synthetic_partial_of_other_work_is_discarded(tmp_path):
         partial.write_text(fh.read())
     stamp = tmp_path / "a.pgn.zst.partial.fingerprint.json"
     saved = json.loads((tmp_path / "ref.pgn.zst").read_bytes() and "{}")
-    saved = {"players": [vars(p) for p in PLAYERS], "seed": 3, "shard": 0, "limit": {"depth": 1},
-             "max_plies": 30, "mistakes": "independent", "engine": "FakeEngine 1",
+    saved = {"players": [p.describe() for p in PLAYERS], "seed": 3, "shard": 0,
+             "max_plies": 30, "engine": "FakeEngine 1",
              "engine_options": {"Threads": 1, "Hash": 16}}
     stamp.write_text(json.dumps(saved))
     log = tmp_path / "log.txt"
@@ -406,8 +412,7 @@ def test_refiltering_the_same_dump_writes_the_same_stats(tmp_path):
     from transcendence.data.filtering import filter_dump
 
     dump = tmp_path / "d.pgn.zst"
-    generate_shard(dump, PLAYERS, 20, seed=1, shard=0, engine_path=make_engine(tmp_path / "e"),
-                   limit={"depth": 1}, max_plies=20)
+    generate_shard(dump, PLAYERS, 20, seed=1, shard=0, engine_path=make_engine(tmp_path / "e"), max_plies=20)
     for run in ("a", "b"):
         filter_dump(dump, {400: tmp_path / run / "cap400.pgn.zst"}, tmp_path / run / "stats.json")
         time.sleep(0.01)

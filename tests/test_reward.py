@@ -18,9 +18,10 @@ from transcendence.model.board_network import BoardNet, BoardNetConfig
 from transcendence.model.checkpoint import save_board_model
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.engine.move_values import MoveValues
-from transcendence.analysis.reward import (candidate_games, mistake_distribution, model_reward, player_reward,
+from transcendence.analysis.reward import (candidate_games, model_reward, player_reward,
                                   reward_stats, run_expected_reward, sample_positions, verdict)
-from transcendence.data.synthetic import Player, pick_mistake
+from transcendence.players.mistakes import MistakeRule, own_mistake
+from transcendence.players.player import Player
 from transcendence.pgn.text import format_pgn
 from transcendence.model.checkpoint import save_model
 
@@ -34,8 +35,8 @@ def test_player_and_model_rewards_match_a_hand_computed_position():
     board = chess.Board(KINGS)
     assert {m.uci() for m in board.legal_moves} == {"a1b2", "a1a2", "a1b1"}
     values = MoveValues(KINGS, ("a1b2", "a1a2", "a1b1"), (0.9, 0.5, 0.2))
-    uniform = mistake_distribution(board)
-    assert uniform == pytest.approx({"a1b2": 1 / 3, "a1a2": 1 / 3, "a1b1": 1 / 3})
+    uniform = Player("u", 0, {"depth": 1}, eps=0.5).mistake_distribution(board)
+    assert {m.uci(): p for m, p in uniform.items()} == pytest.approx({"a1b2": 1 / 3, "a1a2": 1 / 3, "a1b1": 1 / 3})
     # (1 - eps) r(engine) + eps * mean r = 0.5 * 0.9 + 0.5 * (0.9 + 0.5 + 0.2) / 3
     assert player_reward(values, "a1b2", 0.5, uniform) == pytest.approx(0.45 + 0.8 / 3)
     assert player_reward(values, "a1b1", 0.0, uniform) == pytest.approx(0.2)   # eps 0: the engine's move
@@ -53,17 +54,17 @@ def test_player_and_model_rewards_match_a_hand_computed_position():
 def test_a_persona_weights_its_kind_of_mistake_and_shared_mistakes_are_one_move():
     board = chess.Board(CAPTURE)
     values = MoveValues(CAPTURE, ("a1b2", "a1a2", "a1b1"), (0.8, 0.4, 0.4))
-    captures = mistake_distribution(board, "captures")
-    assert captures == pytest.approx({"a1b2": 4 / 6, "a1a2": 1 / 6, "a1b1": 1 / 6})
+    captures = Player("c", 0, {"depth": 1}, eps=0.2, persona="captures").mistake_distribution(board)
+    assert {m.uci(): p for m, p in captures.items()} == pytest.approx({"a1b2": 4 / 6, "a1a2": 1 / 6, "a1b1": 1 / 6})
     # 0.8 * 0.8 + 0.2 * (0.8 * 4/6 + 0.4 * 2/6)
     assert player_reward(values, "a1b2", 0.2, captures) == pytest.approx(0.64 + 0.2 * (3.2 / 6 + 0.8 / 6))
-    # The distribution is the one synthetic.pick_mistake draws from.
+    # The distribution is the one the players draw their own mistakes from.
     rng = random.Random(5)
-    drawn = Counter(pick_mistake(board, rng, "captures").uci() for _ in range(6000))
+    drawn = Counter(own_mistake(board, rng, "captures").uci() for _ in range(6000))
     assert abs(drawn["a1b2"] / 6000 - 4 / 6) < 0.03
-    shared = mistake_distribution(board, "uniform", shared_seed=11)
-    assert len(shared) == 1 and list(shared.values()) == [1.0]
-    assert list(shared) == [pick_mistake(board, random.Random(99), "uniform", 11).uci()]
+    rule = MistakeRule(share=1.0, shared="position_hash", seed=11)
+    shared = Player("s", 0, {"depth": 1}, eps=0.2, mistakes=rule).mistake_distribution(board)
+    assert list(shared) == [rule.shared_move(board)] and list(shared.values()) == [1.0]
 
 
 def test_paired_intervals_and_verdicts():
@@ -99,7 +100,7 @@ def _write_dump(path, rng: random.Random, games: int, illegal_at: int | None = N
         sans = _random_game(rng, rng.randint(4, 40))
         if g == illegal_at:
             sans = ["e4", "e5", "Ke3"]  # the dataset drops this game whole
-        headers = {"Event": "test", "White": "a", "Black": "b", "Result": "*", "WhiteElo": "200", "BlackElo": "360"}
+        headers = {"Event": "test", "White": "eps0.875", "Black": "eps0.75", "Result": "*", "WhiteElo": "200", "BlackElo": "360"}
         text += format_pgn(headers, sans, "*")
     path.write_text(text)
 
@@ -154,9 +155,10 @@ def test_the_stage_writes_its_outputs_deterministically_for_both_families(dumps,
     save_board_model(board_model, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {})
     text_model = tmp_path / "text.pt"
     save_model(text_model, GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=63)).eval(), {})
-    players = [Player("eps0.875", 0.875, 200), Player("eps0.75", 0.75, 360), Player("eps0.5", 0.5, 780)]
+    players = [Player("eps0.875", 200, {"depth": 1}, eps=0.875), Player("eps0.75", 360, {"depth": 1}, eps=0.75),
+               Player("eps0.5", 780, {"depth": 1}, eps=0.5)]
     common = dict(cap=400, players=players, temperatures=[0.001, 1.0], positions=8, value_limit={"depth": 2},
-                  player_limit={"depth": 1}, mistakes="independent", val_fraction=0.3, resamples=200, seed=17,
+                  val_fraction=0.3, resamples=200, seed=17,
                   engine_path="stockfish", cache_dir=tmp_path / "cache")
     outs = {}
     for name, model, expected in (("a", board_model, meta["val_games"]), ("b", board_model, None),

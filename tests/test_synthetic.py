@@ -9,16 +9,19 @@ import pytest
 
 from transcendence.pgn.stream import iter_games
 from transcendence.pgn.text import movetext_to_text, replay
-from transcendence.data.synthetic import Player, choose_move, generate_shard, pick_mistake, players_from_config
+from transcendence.data.synthetic import choose_move, generate_shard
 from transcendence.engine.uci import EngineError, UciEngine, find_engine
+from transcendence.players.config import synthetic_players
+from transcendence.players.mistakes import MistakeRule, own_mistake
+from transcendence.players.player import Player
 
-PLAYERS = [Player("weak", 0.9, 100), Player("strong", 0.1, 900)]
+D1 = {"depth": 1}
+PLAYERS = [Player("weak", 100, D1, eps=0.9), Player("strong", 900, D1, eps=0.1)]
 
 
 def shard(tmp_path, name: str, seed: int):
     out = tmp_path / f"{name}.pgn.zst"
-    summary = generate_shard(out, PLAYERS, 6, seed=seed, shard=0, engine_path="stockfish",
-                             limit={"depth": 1}, max_plies=60)
+    summary = generate_shard(out, PLAYERS, 6, seed=seed, shard=0, engine_path="stockfish", max_plies=60)
     return out, summary
 
 
@@ -44,8 +47,8 @@ def test_eps_one_is_a_random_mover_and_eps_zero_is_the_engine():
     board = chess.Board()
     with UciEngine("stockfish") as engine:
         engine_move = chess.Move.from_uci(engine.best_move([], {"depth": 1}))
-        assert choose_move(board, 0.0, random.Random(0), engine, [], {"depth": 1}) == engine_move
-        picks = {choose_move(board, 1.0, random.Random(i), engine, [], {"depth": 1}) for i in range(60)}
+        assert choose_move(Player("e", 0, D1, eps=0.0), board, random.Random(0), engine, []) == engine_move
+        picks = {choose_move(Player("r", 0, D1, eps=1.0), board, random.Random(i), None, []) for i in range(60)}
     assert len(picks) > 10 and picks <= set(board.legal_moves)
 
 
@@ -70,16 +73,6 @@ def _position_with_captures() -> chess.Board:
     return board
 
 
-def test_shared_mistakes_are_the_same_for_every_player_and_independent_ones_are_not():
-    board = _position_with_captures()
-    shared = {pick_mistake(board, random.Random(i), shared_seed=5) for i in range(30)}
-    independent = {pick_mistake(board, random.Random(i)) for i in range(30)}
-    assert len(shared) == 1 and len(independent) > 5
-    # Another seed of the population: another (single) shared mistake in most positions.
-    others = {pick_mistake(board, random.Random(0), shared_seed=s) for s in range(20)}
-    assert len(others) > 5
-
-
 @pytest.mark.parametrize("persona,kind", [
     ("captures", lambda b, m: b.is_capture(m) or b.gives_check(m)),
     ("pawns", lambda b, m: b.piece_type_at(m.from_square) == chess.PAWN),
@@ -89,26 +82,30 @@ def test_personas_prefer_their_kind_of_move(persona, kind):
     moves = list(board.legal_moves)
     uniform_share = sum(kind(board, m) for m in moves) / len(moves)
     rng = random.Random(1)
-    picks = [pick_mistake(board, rng, persona) for _ in range(2000)]
+    picks = [own_mistake(board, rng, persona) for _ in range(2000)]
     share = sum(kind(board, m) for m in picks) / len(picks)
     # Weight 4 on the preferred kind: share = 4k / (4k + (n - k)), well above k / n.
     expected = 4 * uniform_share / (4 * uniform_share + 1 - uniform_share)
     assert share == pytest.approx(expected, abs=0.04) and share > uniform_share + 0.1
 
 
-def test_unknown_persona_and_mistakes_mode_are_errors(tmp_path):
+def test_unknown_persona_and_share_are_errors():
     with pytest.raises(ValueError, match="unknown persona 'bold'"):
-        players_from_config([{"name": "a", "eps": 0.5, "elo": 1, "persona": "bold"}])
-    with pytest.raises(ValueError, match="unknown mistakes mode 'some'"):
-        generate_shard(tmp_path / "x.pgn.zst", PLAYERS, 2, seed=1, shard=0, engine_path="stockfish",
-                       limit={"depth": 1}, max_plies=10, mistakes="some")
+        synthetic_players([{"name": "a", "eps": 0.5, "elo": 1, "persona": "bold"}], D1, {"share": 0.0}, 1)
+    with pytest.raises(ValueError, match=r"share must lie in \[0, 1\]"):
+        synthetic_players([{"name": "a", "eps": 0.5, "elo": 1}], D1, {"share": 1.5}, 1)
 
 
-def test_shared_mistakes_shard_is_deterministic(tmp_path):
+@pytest.mark.parametrize("shared", ["network", "position_hash"])
+def test_shared_mistakes_shard_is_deterministic(tmp_path, shared):
+    rule = MistakeRule(share=1.0, shared=shared, seed=9)
+    players = [Player(p.name, p.rating, p.limit, eps=p.eps, mistakes=rule) for p in PLAYERS]
     runs = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.pgn.zst"
-        generate_shard(out, PLAYERS, 4, seed=9, shard=0, engine_path="stockfish", limit={"depth": 1},
-                       max_plies=40, mistakes="shared")
+        generate_shard(out, players, 4, seed=9, shard=0, engine_path="stockfish", max_plies=40)
         runs.append(out.read_bytes())
     assert runs[0] == runs[1]
+    independent = tmp_path / "independent.pgn.zst"
+    generate_shard(independent, PLAYERS, 4, seed=9, shard=0, engine_path="stockfish", max_plies=40)
+    assert independent.read_bytes() != runs[0]

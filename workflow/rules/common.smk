@@ -6,6 +6,10 @@ CAPS = [int(c) for c in config["caps"]]
 DATASET_EXT = {"text": "bin", "board": "pos"}[config["model"]["family"]]
 TEMPERATURES = [str(float(t)) for t in config["evaluate"]["temperatures"]]
 OPPONENTS = {o["name"]: o for o in config["evaluate"]["opponents"]}
+# How the eps-players err (synthetic.mistakes), and each synthetic player's persona: an
+# opponent named like a synthetic player plays as that player (players/config.py).
+MISTAKES = config.get("synthetic", {}).get("mistakes")
+PERSONAS = {p["name"]: p.get("persona", "uniform") for p in config.get("synthetic", {}).get("players", [])}
 
 if config["source"] == "synthetic":
     DUMPS = [f"synthetic-{i:02d}" for i in range(config["synthetic"]["shards"])]

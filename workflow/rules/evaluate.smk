@@ -10,6 +10,9 @@ rule evaluate:
         table="results/eval/cap{cap}/T{temperature}/{opponent}.csv",
     params:
         opponent=lambda wc: OPPONENTS[wc.opponent],
+        # An eps-opponent errs by the data's mistake rule, with its namesake player's persona.
+        mistakes=MISTAKES,
+        persona=lambda wc: PERSONAS.get(wc.opponent, "uniform"),
         games=config["evaluate"]["games"],
         batch_games=config["evaluate"]["batch_games"],
         mode=config["evaluate"]["mode"],

@@ -2,14 +2,16 @@
 
 from transcendence.logs import logged
 from transcendence.play.evaluate import run_shard
-from transcendence.play.opponent import Opponent
+from transcendence.players.config import opponents
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:
+    opponent, = opponents([sm.params.opponent], sm.params.mistakes, sm.params.seed,
+                          {sm.wildcards.opponent: sm.params.persona})
     summary = run_shard(
         sm.input.model, sm.output.pgn, sm.output.table,
         cap=int(sm.wildcards.cap), temperature=float(sm.wildcards.temperature),
-        opponent=Opponent.from_config(sm.params.opponent), games=sm.params.games,
+        opponent=opponent, games=sm.params.games,
         seed=sm.params.seed, mode=sm.params.mode, max_tries=sm.params.max_tries,
         max_fullmoves=sm.params.max_fullmoves, engine_path=sm.params.engine,
         threads=sm.threads, device=sm.params.device, batch_games=sm.params.batch_games, log=log,

@@ -143,6 +143,26 @@ def val_games(dumps: Sequence[str | Path], *, val_fraction: float, seed: int) ->
                 yield i, index, sans
 
 
+def train_positions_by_player(dumps: Sequence[str | Path], *, val_fraction: float, seed: int) -> dict[str, int]:
+    """How many of the training file's positions each player (PGN ``White``/``Black``) moved in.
+
+    The training split of :func:`split_games`; a game is counted as the dataset reads it
+    (an unreadable one is dropped), without replaying it: a synthetic game is legal.
+    """
+    counts: dict[str, int] = {}
+    for i, dump in enumerate(dumps):
+        for split, game in split_games(dump, val_fraction, split_seed(seed, i)):
+            if split != "train":
+                continue
+            try:
+                plies = len(text_to_sans(movetext_to_text(game.movetext)))
+            except ValueError:
+                continue
+            for name, moves in ((game.tags.get("White", "?"), (plies + 1) // 2), (game.tags.get("Black", "?"), plies // 2)):
+                counts[name] = counts.get(name, 0) + moves
+    return counts
+
+
 def _dump_examples(dump: str, folder: str, val_fraction: float, seed: str) -> dict[str, int]:
     """Pass 1 for one dump: its games' examples into ``folder``/train and ``folder``/val."""
     writers = {split: _RawWriter(Path(folder) / split) for split in ("train", "val")}

@@ -1,24 +1,17 @@
 """Offline games between a population of synthetic, Stockfish-based players.
 
 Lichess is out of reach offline, so the embedded default makes its own "experts": each
-player plays the move of a cheap base engine (Stockfish at a small fixed limit) and, with
-probability ``eps``, a mistake drawn from the player's persona: uniformly over the legal
-moves, or weighted towards one kind of move (captures and checks, or pawn moves). A grid of
-``eps`` values gives a ladder of strengths. Games are written exactly like a Lichess monthly
-dump (PGN headers with ``WhiteElo``/``BlackElo``, zstd-compressed), so the same filter and
-serialisation code runs on them as on Lichess.
-
-How diverse the mistakes are is the experiment's knob (the paper's theory says diversity is
-what low temperature needs). ``independent``: each mistake is a fresh draw, so players err
-in different ways and the majority of the population still plays the engine's move.
-``shared``: the mistake in a position is the same for every player (a draw seeded by the
-position alone), so where mistakes are frequent the majority plays the mistake and a
-majority vote cannot remove it.
+player (:class:`transcendence.players.player.Player`) plays the move of a cheap base engine
+(Stockfish at a small fixed limit) and, with probability ``eps``, a mistake by its persona and
+the mistake rule (:mod:`transcendence.players.mistakes`: independent, shared, or a share of
+each, the experiment's knob). A grid of ``eps`` values gives a ladder of strengths. Games are
+written exactly like a Lichess monthly dump (PGN headers with ``WhiteElo``/``BlackElo``,
+zstd-compressed), so the same filter and serialisation code runs on them as on Lichess.
 
 Every game draws its random choices from a generator seeded by (seed, shard, game), and the
 engine's hash is cleared before each game, so a shard is reproducible for a seed. That also
 lets a killed shard resume: finished games are appended (and synced) to ``<out>.partial``
-beside a fingerprint of what decides them (players, limit, plies, mistakes, seed, shard,
+beside a fingerprint of what decides them (the players with their limits and mistake rules, plies, seed, shard,
 engine and options); a re-run of the same work keeps them and plays on from the next game,
 other work's partial file is discarded with a log line, and the compressed dump is written
 from the whole text at the end, so it is the same bytes as a run that never stopped.
@@ -26,7 +19,6 @@ from the whole text at the end, so it is the same bytes as a run that never stop
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -34,72 +26,23 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence, TextIO
+from typing import Callable, Sequence, TextIO
 
 import chess
 
 from ..engine.uci import SEARCH_MARGIN, UciEngine, stop_engines_on_sigterm
 from ..files import atomic_text, write_json
 from ..pgn.text import format_pgn
+from ..players.player import ENGINE_OPTIONS, Player
 
 
-PERSONAS = ("uniform", "captures", "pawns")
-MISTAKES = ("independent", "shared")
-PERSONA_WEIGHT = 4.0  # how much a persona prefers its kind of move over the others
-
-
-@dataclass(frozen=True)
-class Player:
-    """A synthetic expert: base engine move with probability 1 - eps, else a mistake."""
-
-    name: str
-    eps: float
-    elo: int
-    persona: str = "uniform"
-
-
-def players_from_config(entries: Sequence[Mapping[str, object]]) -> list[Player]:
-    players = [Player(str(e["name"]), float(e["eps"]), int(e["elo"]), str(e.get("persona", "uniform")))
-               for e in entries]
-    for p in players:
-        if p.persona not in PERSONAS:
-            raise ValueError(f"player {p.name!r}: unknown persona {p.persona!r}; use one of {PERSONAS}")
-    return players
-
-
-def persona_prefers(board: chess.Board, move: chess.Move, persona: str) -> bool:
-    """Whether a persona favours this move; public because the expected-reward analysis weighs mistakes the same way."""
-    if persona == "captures":
-        return board.is_capture(move) or board.gives_check(move)
-    if persona == "pawns":
-        return board.piece_type_at(move.from_square) == chess.PAWN
-    return False
-
-
-def pick_mistake(board: chess.Board, rng: random.Random, persona: str = "uniform",
-                 shared_seed: int | None = None) -> chess.Move:
-    """A mistake: a legal move drawn by the persona's weights.
-
-    With ``shared_seed`` the draw depends only on (seed, position), so every player who errs
-    in this position errs the same way; otherwise it comes from the game's generator.
-    """
-    moves = list(board.legal_moves)
-    if shared_seed is not None:
-        key = hashlib.sha256(f"{shared_seed}/{board.epd()}".encode()).digest()
-        rng = random.Random(int.from_bytes(key[:8], "big"))
-    if persona == "uniform":
-        return rng.choice(moves)
-    weights = [PERSONA_WEIGHT if persona_prefers(board, m, persona) else 1.0 for m in moves]
-    return rng.choices(moves, weights)[0]
-
-
-def choose_move(board: chess.Board, eps: float, rng: random.Random, engine: UciEngine | None,
-                moves_uci: Sequence[str], limit: Mapping[str, float], *, persona: str = "uniform",
-                shared_seed: int | None = None) -> chess.Move:
-    """A move for a player with mistake rate ``eps`` (``eps = 1`` is the random mover)."""
-    if rng.random() < eps:
-        return pick_mistake(board, rng, persona, shared_seed)
-    return chess.Move.from_uci(engine.best_move(moves_uci, limit))
+def choose_move(player: Player, board: chess.Board, rng: random.Random, engine: UciEngine | None,
+                moves_uci: Sequence[str]) -> chess.Move:
+    """The player's move: its mistake, or else the base engine's (``eps = 1`` needs no engine)."""
+    mistake = player.mistake(board, rng)
+    if mistake is not None:
+        return mistake
+    return chess.Move.from_uci(engine.best_move(moves_uci, player.limit))
 
 
 Mover = Callable[[chess.Board, Sequence[str]], chess.Move]
@@ -125,22 +68,14 @@ def play_moves(white: Mover, black: Mover, max_plies: int) -> tuple[list[str], s
 
 
 def play_game(white: Player, black: Player, rng: random.Random, engine: UciEngine,
-              limit: Mapping[str, float], max_plies: int,
-              shared_seed: int | None = None) -> tuple[list[str], str, str]:
+              max_plies: int) -> tuple[list[str], str, str]:
     """Play one game between two players sharing one engine; see :func:`play_moves`."""
     engine.new_game()
 
     def mover(player: Player) -> Mover:
-        return lambda board, moves_uci: choose_move(board, player.eps, rng, engine, moves_uci, limit,
-                                                    persona=player.persona, shared_seed=shared_seed)
+        return lambda board, moves_uci: choose_move(player, board, rng, engine, moves_uci)
 
     return play_moves(mover(white), mover(black), max_plies)
-
-
-
-
-
-ENGINE_OPTIONS = {"Threads": 1, "Hash": 16}
 
 
 def _finished_games(partial: Path, n_games: int) -> list[str]:
@@ -166,20 +101,16 @@ def _game_counts(text: str) -> tuple[str, int]:
 
 
 def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, seed: int,
-                   shard: int, engine_path: str, limit: Mapping[str, float],
-                   max_plies: int, mistakes: str = "independent", engine_margin: float = SEARCH_MARGIN,
+                   shard: int, engine_path: str, max_plies: int, engine_margin: float = SEARCH_MARGIN,
                    log: TextIO = sys.stderr) -> dict[str, object]:
     """Write ``n_games`` games to ``out`` (``.pgn.zst``); return a summary for the log.
 
-    Pairings and colours are random; both players of a game are distinct. ``mistakes`` is
-    ``independent`` or ``shared`` (see the module's docstring). A killed run of the same
-    work resumes from its partial file; SIGTERM stops the engine and the job at once.
+    Pairings and colours are random; both players of a game are distinct; each errs by its
+    own mistake rule. A killed run of the same work resumes from its partial file; SIGTERM
+    stops the engine and the job at once.
     """
     if len(players) < 2:
         raise ValueError("the synthetic population needs at least two players")
-    if mistakes not in MISTAKES:
-        raise ValueError(f"unknown mistakes mode {mistakes!r}; use one of {MISTAKES}")
-    shared_seed = seed if mistakes == "shared" else None
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     stamp = out.with_name(out.name + ".partial.fingerprint.json")
@@ -189,8 +120,8 @@ def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, 
     with stop_engines_on_sigterm(), \
             UciEngine(engine_path, options=ENGINE_OPTIONS, search_margin=engine_margin) as engine:
         fingerprint = json.loads(json.dumps({
-            "players": [vars(p) for p in players], "seed": seed, "shard": shard, "limit": dict(limit),
-            "max_plies": max_plies, "mistakes": mistakes, "engine": engine.name, "engine_options": ENGINE_OPTIONS,
+            "players": [p.describe() for p in players], "seed": seed, "shard": shard,
+            "max_plies": max_plies, "engine": engine.name, "engine_options": ENGINE_OPTIONS,
         }))
         done: list[str] = []
         if partial.exists():
@@ -217,7 +148,7 @@ def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, 
             for game in range(len(done), n_games):
                 rng = random.Random(f"{seed}/{shard}/{game}")
                 white, black = rng.sample(list(players), 2)
-                sans, result, termination = play_game(white, black, rng, engine, limit, max_plies, shared_seed)
+                sans, result, termination = play_game(white, black, rng, engine, max_plies)
                 results[result] += 1
                 plies_total += len(sans)
                 headers = {
@@ -228,8 +159,8 @@ def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, 
                     "White": white.name,
                     "Black": black.name,
                     "Result": result,
-                    "WhiteElo": str(white.elo),
-                    "BlackElo": str(black.elo),
+                    "WhiteElo": str(white.rating),
+                    "BlackElo": str(black.rating),
                     "TimeControl": "-",
                     "Termination": termination,
                 }
@@ -251,6 +182,6 @@ def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, 
     stamp.unlink()
     return {
         "games": n_games, "resumed_after": len(done), "results": results, "plies": plies_total,
-        "engine": engine_name, "engine_restarts": restarts, "limit": dict(limit), "mistakes": mistakes,
+        "engine": engine_name, "engine_restarts": restarts, "players": [p.describe() for p in players],
         "seconds": round(time.monotonic() - started, 2),
     }

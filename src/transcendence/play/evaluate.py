@@ -50,10 +50,10 @@ from ..engine.pool import EnginePool
 from ..engine.uci import SEARCH_MARGIN, stop_engines_on_sigterm
 from ..files import atomic_text, file_sha256, write_json
 from ..pgn.text import format_pgn
+from ..players.player import Player
 from ..seeds import game_seed
 from .batch_policy import BatchPolicy, Request
 from .families import batch_policy, player_name
-from .opponent import Opponent
 
 GAME_ROW_COLUMNS = ["game", "model_color", "result", "model_score", "plies", "termination", "illegal_tries",
                     "forfeit", "cap", "temperature", "mode", "opponent", "opponent_rating", "engine",
@@ -101,7 +101,7 @@ class Game:
         self.end("0-1" if self.model_white else "1-0", termination)
 
 
-def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Opponent, games: Iterable[Game], *,
+def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Player, games: Iterable[Game], *,
                max_fullmoves: int, on_finish: Callable[[Game], None], lockstep: bool = True) -> None:
     """Play ``games``, as many at once as the policy has slots, calling ``on_finish`` as each ends.
 
@@ -135,8 +135,9 @@ def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Opponent, gam
                 return False
             if game.model_turn:
                 return True
-            if opponent.eps and game.rng.random() < opponent.eps:
-                game.push(game.rng.choice(list(game.board.legal_moves)))
+            mistake = opponent.mistake(game.board, game.rng)
+            if mistake is not None:
+                game.push(mistake)
                 continue
             searching[engines.submit(game.moves_uci, opponent.limit)] = game
             return False
@@ -292,7 +293,7 @@ def options_text(options: Mapping[str, object]) -> str:
 
 
 def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path, *, cap: int,
-              temperature: float, opponent: Opponent, games: int, seed: int, mode: str,
+              temperature: float, opponent: Player, games: int, seed: int, mode: str,
               max_tries: int, max_fullmoves: int, engine_path: str, threads: int = 1,
               device: str = "cpu", batch_games: int = 1, engine_margin: float = SEARCH_MARGIN,
               log: TextIO = sys.stderr) -> dict[str, object]:
@@ -318,13 +319,13 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
     options = opponent.engine_options()
     tag = f"[evaluate cap {cap} T={temperature} {opponent.name}]"
     note = options_note(opponent)
+    mistakes_note = opponent.mistakes_note()
     with stop_engines_on_sigterm(), \
             EnginePool(engine_path, options, workers=threads, search_margin=engine_margin) as engines:
         fingerprint = {
             "model_sha256": model_sha256, "cap": cap, "temperature": temperature, "mode": mode,
             "max_tries": max_tries, "max_fullmoves": max_fullmoves, "seed": seed,
-            "opponent": {"name": opponent.name, "rating": opponent.rating, "limit": dict(opponent.limit),
-                         "skill_level": opponent.skill_level, "eps": opponent.eps},
+            "opponent": opponent.describe(),
             "engine": engines.name, "engine_options": options_text(options), "columns": GAME_ROW_COLUMNS,
             "batches": "overlap" if note else "lockstep",
         }
@@ -341,7 +342,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
             how = f"no ({note}); model steps overlap searches" if note else \
                 "yes; each model step waits for every search (lockstep)"
             print(f"{tag} engine {engines.name!r}, options {options_text(options)}, limit "
-                  f"{dict(opponent.limit)}, {slots} game(s) at once, {threads} engine process(es), each "
+                  f"{opponent.limit.to_config()}, {slots} game(s) at once, {threads} engine process(es), each "
                   f"search from a cleared engine; games reproducible from "
                   f"the seed: {how}; checkpoint sha256 {model_sha256}",
                   file=log, flush=True)
@@ -360,8 +361,11 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
                     "Black": opponent.name if game.model_white else model_name,
                     "Result": game.result, "Cap": str(cap), "Temperature": str(temperature), "Mode": mode,
                     "Opponent": opponent.name, "OpponentRating": str(opponent.rating),
-                    "SkillLevel": str(opponent.skill_level), "EngineLimit": str(dict(opponent.limit)),
-                    "OpponentEps": str(opponent.eps), "Engine": engines.name,
+                    "SkillLevel": str(opponent.skill_level), "EngineLimit": str(opponent.limit.to_config()),
+                    "OpponentEps": str(opponent.eps),
+                    # Only where the opponent departs from the paper's uniform, independent mistakes.
+                    **({"OpponentMistakes": mistakes_note} if mistakes_note else {}),
+                    "Engine": engines.name,
                     "EngineOptions": options_text(options), "EngineRestarts": str(game.engine_restarts),
                     "Seed": str(game.seed), "IllegalTries": str(game.illegal), "Termination": game.termination,
                     "ModelSHA256": model_sha256,
@@ -408,10 +412,10 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
             "model_sha256": model_sha256}
 
 
-def options_note(opponent: Opponent) -> str:
+def options_note(opponent: Player) -> str:
     """Why the opponent's moves are not reproducible from the seed, or '' when they are."""
     notes = []
-    if "time" in opponent.limit:
+    if opponent.limit.kind == "time":
         notes.append("a time limit depends on the machine's speed")
     if opponent.skill_level is not None and opponent.skill_level < 20:
         notes.append("skill_level: Stockfish seeds its Skill Level choices from the clock")

@@ -22,7 +22,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Mapping, Sequence, TextIO
+from typing import Sequence, TextIO
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ from ..data.synthetic import choose_move, play_moves
 from ..engine.uci import UciEngine
 from ..files import atomic_text, write_json
 from ..pgn.text import format_pgn
-from ..play.opponent import Opponent
+from ..players.player import Player
 from ..seeds import game_seed
 from .ladder import PlayerRating, fit_ratings
 
@@ -46,27 +46,26 @@ class CalibrationError(ValueError):
     """The calibration cannot rate its players (bad config, or results with no finite rating)."""
 
 
-def calibration_players(opponents: Sequence[Opponent], anchor: Opponent,
-                        extra: Sequence[Opponent] = ()) -> list[Opponent]:
+def calibration_players(opponents: Sequence[Player], anchor: Player,
+                        extra: Sequence[Player] = ()) -> list[Player]:
     """The round robin's players: the anchor, the opponents and any extra players, each once.
 
     A player named like the anchor is the anchor (the paper's config anchors one of its own
     levels); two different players with one name are an error.
     """
-    players: dict[str, Opponent] = {anchor.name: anchor}
+    players: dict[str, Player] = {anchor.name: anchor}
     for p in [*opponents, *extra]:
         known = players.get(p.name)
         if known is None:
             players[p.name] = p
-        elif (known.limit, known.skill_level, known.eps, dict(known.options)) != \
-                (p.limit, p.skill_level, p.eps, dict(p.options)):
+        elif known.describe() | {"rating": None} != p.describe() | {"rating": None}:
             raise CalibrationError(f"two different calibration players are both named {p.name!r}")
     if len(players) < 2:
         raise CalibrationError("calibration needs the anchor and at least one other player")
     return list(players.values())
 
 
-def schedule(players: Sequence[Opponent], games_per_pair: int) -> list[CalibrationGame]:
+def schedule(players: Sequence[Player], games_per_pair: int) -> list[CalibrationGame]:
     """Every pair plays ``games_per_pair`` games, colours alternating within the pair."""
     out = []
     for a, b in itertools.combinations([p.name for p in players], 2):
@@ -75,15 +74,14 @@ def schedule(players: Sequence[Opponent], games_per_pair: int) -> list[Calibrati
     return out
 
 
-def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], seed: int,
-                engine_path: str, max_plies: int, personas: Mapping[str, str],
-                shared_seed: int | None) -> list[tuple[CalibrationGame, list[str], str, str, str]]:
+def _play_chunk(players: Sequence[Player], games: Sequence[CalibrationGame], seed: int,
+                engine_path: str, max_plies: int) -> list[tuple[CalibrationGame, list[str], str, str, str]]:
     """Play some of the schedule in this process, one engine per engine-using player."""
     by_name = {p.name: p for p in players}
     engines: dict[str, UciEngine] = {}
     try:
         for p in players:
-            if p.eps < 1.0:
+            if p.uses_engine:
                 engines[p.name] = UciEngine(engine_path, options=p.engine_options()).__enter__()
         engine_name = next(iter(engines.values())).name if engines else "none"
         out = []
@@ -95,10 +93,7 @@ def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], s
                     engines[name].new_game()
 
             def mover(name: str):
-                p = by_name[name]
-                return lambda board, moves_uci: choose_move(board, p.eps, rng, engines.get(name), moves_uci, p.limit,
-                                                            persona=personas.get(name, "uniform"),
-                                                            shared_seed=shared_seed)
+                return lambda board, moves_uci: choose_move(by_name[name], board, rng, engines.get(name), moves_uci)
 
             sans, result, termination = play_moves(mover(white), mover(black), max_plies)
             out.append((game, sans, result, termination, engine_name))
@@ -108,31 +103,26 @@ def _play_chunk(players: Sequence[Opponent], games: Sequence[CalibrationGame], s
             engine.__exit__(None, None, None)
 
 
-def play_schedule(players: Sequence[Opponent], games: Sequence[CalibrationGame], *, seed: int,
-                  engine_path: str, max_plies: int, workers: int = 1, personas: Mapping[str, str] = {},
-                  shared_seed: int | None = None,
+def play_schedule(players: Sequence[Player], games: Sequence[CalibrationGame], *, seed: int,
+                  engine_path: str, max_plies: int, workers: int = 1,
                   log: TextIO = sys.stderr) -> list[tuple[CalibrationGame, list[str], str, str, str]]:
-    """Play the schedule over ``workers`` processes; results in schedule order.
-
-    ``personas`` and ``shared_seed`` make synthetic players err the way they do in the data.
-    """
+    """Play the schedule over ``workers`` processes; results in schedule order."""
     workers = max(1, min(workers, len(games)))
     chunks = [list(games[i::workers]) for i in range(workers)]
     started = time.monotonic()
     if workers == 1:
-        results = [_play_chunk(players, chunks[0], seed, engine_path, max_plies, personas, shared_seed)]
+        results = [_play_chunk(players, chunks[0], seed, engine_path, max_plies)]
     else:
         with ProcessPoolExecutor(workers) as pool:
             results = list(pool.map(_play_chunk, [players] * workers, chunks, [seed] * workers,
-                                    [engine_path] * workers, [max_plies] * workers, [personas] * workers,
-                                    [shared_seed] * workers))
+                                    [engine_path] * workers, [max_plies] * workers))
     played = {r[0]: r for chunk in results for r in chunk}
     print(f"[calibration] {len(games)} games in {time.monotonic() - started:.1f}s on {workers} workers",
           file=log, flush=True)
     return [played[g] for g in games]
 
 
-def check_identified(ratings: Sequence[PlayerRating], anchor: Opponent) -> None:
+def check_identified(ratings: Sequence[PlayerRating], anchor: Player) -> None:
     for r in ratings:
         if not math.isfinite(r.rating) or abs(r.rating - anchor.rating) > _UNIDENTIFIED \
                 or not (math.isfinite(r.ci_low) and math.isfinite(r.ci_high)):
@@ -141,10 +131,9 @@ def check_identified(ratings: Sequence[PlayerRating], anchor: Opponent) -> None:
                 f"played); add an opponent of intermediate strength or more games per pair")
 
 
-def calibrate(opponents: Sequence[Opponent], anchor: Opponent, *, games_per_pair: int, seed: int,
+def calibrate(opponents: Sequence[Player], anchor: Player, *, games_per_pair: int, seed: int,
               engine_path: str, max_fullmoves: int, pgn_out: str | Path, csv_out: str | Path,
-              json_out: str | Path, extra: Sequence[Opponent] = (), workers: int = 1,
-              personas: Mapping[str, str] = {}, shared_seed: int | None = None,
+              json_out: str | Path, extra: Sequence[Player] = (), workers: int = 1,
               log: TextIO = sys.stderr) -> list[PlayerRating]:
     """Play the round robin, rate everyone with ``anchor`` fixed, write games and ratings."""
     players = calibration_players(opponents, anchor, extra)
@@ -152,8 +141,7 @@ def calibrate(opponents: Sequence[Opponent], anchor: Opponent, *, games_per_pair
     print(f"[calibration] {len(players)} players ({', '.join(p.name for p in players)}), "
           f"{len(games)} games, anchor {anchor.name} = {anchor.rating:g}", file=log, flush=True)
     played = play_schedule(players, games, seed=seed, engine_path=engine_path,
-                           max_plies=2 * max_fullmoves, workers=workers, personas=personas,
-                           shared_seed=shared_seed, log=log)
+                           max_plies=2 * max_fullmoves, workers=workers, log=log)
     engine_names = sorted({r[4] for r in played} - {"none"})
     with atomic_text(pgn_out) as fh:
         for (index, white, black), sans, result, termination, engine_name in played:
@@ -169,7 +157,7 @@ def calibrate(opponents: Sequence[Opponent], anchor: Opponent, *, games_per_pair
     for r in sorted(ratings, key=lambda r: r.rating):
         p = by_name[r.name]
         table.append({"name": r.name, "skill_level": "" if p.skill_level is None else p.skill_level, "eps": p.eps,
-                      "limit": ";".join(f"{k}={v}" for k, v in p.limit.items()), "configured_rating": p.rating,
+                      "limit": ";".join(f"{k}={v}" for k, v in p.limit.to_config().items()), "configured_rating": p.rating,
                       "rating": round(r.rating, 1), "ci_low": round(r.ci_low, 1), "ci_high": round(r.ci_high, 1),
                       "games": r.games, "anchor": int(r.name == anchor.name), "engine": ";".join(engine_names)})
     with atomic_text(csv_out) as fh:
@@ -188,9 +176,3 @@ def read_calibrated(csv_path: str | Path) -> dict[str, float]:
     """Measured rating per player name from a calibration table."""
     table = pd.read_csv(csv_path, dtype={"name": str})
     return dict(zip(table["name"], table["rating"].astype(float).tolist()))
-
-
-def players_as_opponents(players: Sequence[Mapping[str, object]], limit: Mapping[str, float]) -> list[Opponent]:
-    """The synthetic players as calibration players (their base engine at ``limit``)."""
-    return [Opponent(name=str(p["name"]), rating=float(p["elo"]), limit=dict(limit), eps=float(p["eps"]))
-            for p in players]
