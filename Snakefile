@@ -51,9 +51,10 @@ from transcendence.sweep_conditions import SWEEP_KEY, condition_configs
 
 SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
 try:  # a cluster job's own Snakemake skips the engine: it was checked when the run started
-    check_config(config, SCHEMA, engine=workflow.is_main_process and SWEEP_KEY not in config)
-    CONDITIONS = (condition_configs(config, SCHEMA, engine=workflow.is_main_process)
-                  if SWEEP_KEY in config else {})
+    if SWEEP_KEY in config:
+        CONDITIONS = condition_configs(config, SCHEMA, engine=workflow.is_main_process)
+    else:
+        check_config(config, SCHEMA, engine=workflow.is_main_process)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 validate(config, "workflow/schemas/config.schema.yaml")

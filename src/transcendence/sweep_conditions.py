@@ -35,8 +35,10 @@ def condition_configs(config: Mapping[str, Any], schema_path: str | Path, *,
                       engine: bool = True) -> dict[str, dict[str, Any]]:
     """Each condition's configuration (the sweep section left out), checked, in file order.
 
-    Raises :class:`ConfigError` whose message names the condition that fails.
+    The file itself is checked first (its sweep section included, the engine with the first
+    condition); then each condition, and a :class:`ConfigError` names the one that fails.
     """
+    check_config(config, schema_path, engine=False)
     base = {key: value for key, value in config.items() if key != SWEEP_KEY}
     conditions = config[SWEEP_KEY]["conditions"]
     merged: dict[str, dict[str, Any]] = {}
