@@ -181,8 +181,9 @@ def test_sweep_runs_each_condition_under_its_own_folder(sweep_run):
                      "models/cap400/train_state.pt", "models/cap400/dvclive", "logs/train/cap400.log",
                      "benchmarks/train/cap400.tsv"):
             assert (base / path).exists(), base / path
-    # Nothing at a plain run's paths: only the tracked README and the shared move-value cache.
-    assert sorted(p.name for p in results.iterdir()) == sorted(["README.md", "cache", NAME])
+    # Nothing at a plain run's paths: only the tracked README, the shared move-value cache and
+    # (when test_the_sweeps_report_holds_its_summary ran first) `make report`'s file.
+    assert sorted(p.name for p in results.iterdir() if p.name != "report.html") == sorted(["README.md", "cache", NAME])
     # Different seeds, different games.
     dumps = [(results / NAME / c / "dumps/synthetic-00.pgn.zst").read_bytes() for c in CONDITIONS]
     assert dumps[0] != dumps[1]
@@ -215,3 +216,12 @@ def test_a_condition_is_byte_for_byte_a_plain_run_of_its_config(sweep_run, smoke
         assert (condition / path).read_bytes() == (plain / path).read_bytes(), path
     reward = [json.loads((root / "analysis/reward/cap400.json").read_text()) for root in (condition, plain)]
     assert reward[0] == reward[1]
+
+
+@pytest.mark.slow
+def test_the_sweeps_report_holds_its_summary(sweep_run):
+    proc = shell("make report CONFIG=config/smoke-sweep.yaml", cwd=sweep_run)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = (sweep_run / "results/report.html").read_text(errors="replace")
+    for needle in ("Sweep", "summary.csv", "summary.png", "Figure 1", "s8_figure1", "s9_ratings"):
+        assert needle in html, needle

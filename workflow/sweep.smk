@@ -52,6 +52,12 @@ def condition_rule(condition, name):
     return getattr(rules, f"{condition}_{name}")
 
 
+def condition_ratings(condition):
+    """Condition ``condition``'s ratings table, as text (a rule's file object does not pickle
+    into a script job's params)."""
+    return str(condition_rule(condition, "ratings").output.csv)
+
+
 def sweep_reward_tables(wildcards=None):
     """Each condition's expected-reward tables, for the caps in its own reward.caps."""
     return {

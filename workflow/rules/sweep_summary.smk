@@ -4,7 +4,7 @@
 
 rule sweep_summary:
     input:
-        ratings=[condition_rule(c, "ratings").output.csv for c in CONDITIONS],
+        ratings=[condition_ratings(c) for c in CONDITIONS],
         rewards=[path for paths in sweep_reward_tables().values() for path in paths],
     output:
         csv=report(
@@ -21,7 +21,7 @@ rule sweep_summary:
     params:
         sweep=SWEEP,
         conditions={c: condition_settings(cfg) for c, cfg in CONDITIONS.items()},
-        ratings={c: condition_rule(c, "ratings").output.csv for c in CONDITIONS},
+        ratings={c: condition_ratings(c) for c in CONDITIONS},
         rewards=sweep_reward_tables(),
     conda:
         "../../envs/transcendence.yaml"

@@ -74,7 +74,7 @@ def summary_rows(condition: str, settings: Mapping[str, Any], ratings: Sequence[
         rating, low, high = (_number(r.get(k)) for k in ("rating", "ci_low", "ci_high"))
 
         def minus_best(x: float | None) -> float | None:
-            return None if x is None or best is None else x - best
+            return None if x is None or best is None else round(x - best, 4)  # no float noise in the table
 
         row: dict[str, Any] = {
             "condition": condition, **{k: settings[k] for k in ("seed", "share", "shared_rule")},
@@ -154,10 +154,13 @@ def summary_figure(rows: Sequence[Mapping[str, Any]], outputs: Sequence[str | Pa
                     _draw(ax, learnable, "ideal_reward_minus_best", "ideal_reward_minus_best_ci", zero,
                           colors[t], f"T = {t:g}, ideal learner", "--", band=True)
             ax.axhline(0, ls="--", color="black", lw=0.8)
+            ax.set_xlim(-0.05, 1.05)  # the share's whole range, so every cap's panels align
             ax.set_title(f"cap {cap}: {label}", fontsize=9)
             ax.set_xlabel("share of shared mistakes p")
-        axes_row[0].legend(fontsize=7)
-        axes_row[2].legend(fontsize=6)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6)
+            else:
+                ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="gray")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
