@@ -39,6 +39,7 @@ reproduce: setup $(if $(SWEEP),,dvc.yaml)
 
 # dvc.yaml, generated from the Snakemake workflow for CONFIG (src/transcendence/provenance/dvc_stages.py).
 dvc.yaml:
+	@if [ -n "$(SWEEP)" ]; then echo "make dvc.yaml: $(CONFIG) is a sweep; dvc.yaml describes one configuration's stages, so there is none for a sweep (make reproduce CONFIG=$(CONFIG) runs it without DVC)" >&2; exit 1; fi
 	$(BIN)/snakemake --dry-run --forceall --configfile $(CONFIG) \
 	  | PYTHONPATH=src $(BIN)/python -m transcendence.provenance.dvc_stages --configfile $(CONFIG) --dry-run /dev/stdin --output $@
 

@@ -153,6 +153,15 @@ def test_dry_run_puts_every_condition_under_its_folder_with_the_profiles_threads
     assert "sweep_summary" in jobs and "all" in jobs
 
 
+
+def test_the_slurm_profiles_settings_reach_each_conditions_rules(tmp_path):
+    proc = snakemake("-n", "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
+                     "--configfile", str(ROOT / "config/smoke-sweep.yaml"), workdir=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    for body in [b for c in CONDITIONS for b in _jobs(out)[f"{c}_train"]]:
+        assert "threads: 16" in body and "mem_mb=64000" in body and "runtime=2880" in body, body
+
 def test_dvc_yaml_is_refused_for_a_sweep(tmp_path, capsys):
     with pytest.raises(SystemExit, match="is a sweep"):
         dvc_stages_main(["--configfile", str(ROOT / "config/smoke-sweep.yaml"), "--dry-run", "/dev/null",
