@@ -19,13 +19,19 @@ SNAKEMAKE_AGREES = { $(DVC) status --quiet || { echo "dvc status: results differ
 
 .PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure report clean dvc.yaml restore
 
+# A sweep (CONFIG with a top-level `sweep:` section) runs every condition in this one Snakemake
+# call, without DVC: dvc.yaml describes the stages of one configuration, and `make dvc.yaml`
+# refuses a sweep (src/transcendence/provenance/dvc_stages.py).
+SWEEP := $(shell grep -qs '^sweep:' $(CONFIG) && echo yes)
+
 # Snakemake runs the study. In a git clone it is also told to re-run what DVC finds stale
 # (DVC hashes the scripts and modules, Snakemake does not), and DVC then records in dvc.lock
 # the hash, code and parameters of every result, so `dvc status` is clean afterwards.
-reproduce: setup dvc.yaml
+reproduce: setup $(if $(SWEEP),,dvc.yaml)
 	@# A run killed hard leaves Snakemake's lock: cleared when no Snakemake runs here, else said.
 	@PYTHONPATH=src $(BIN)/python -m transcendence.stale_lock -- $(BIN)/snakemake --unlock --cores 1 --configfile $(CONFIG)
-	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	if [ -n "$(SWEEP)" ]; then $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS); \
+	elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 	  stale=$$($(DVC) status --json | PYTHONPATH=src $(BIN)/python -m transcendence.provenance.dvc_stages --stale /dev/stdin) \
 	  && $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS) $${stale:+--forcerun $$stale} \
 	  && $(DVC) commit --force --quiet && $(SNAKEMAKE_AGREES); \
@@ -33,6 +39,7 @@ reproduce: setup dvc.yaml
 
 # dvc.yaml, generated from the Snakemake workflow for CONFIG (src/transcendence/provenance/dvc_stages.py).
 dvc.yaml:
+	@if [ -n "$(SWEEP)" ]; then echo "make dvc.yaml: $(CONFIG) is a sweep; dvc.yaml describes one configuration's stages, so there is none for a sweep (make reproduce CONFIG=$(CONFIG) runs it without DVC)" >&2; exit 1; fi
 	$(BIN)/snakemake --dry-run --forceall --configfile $(CONFIG) \
 	  | PYTHONPATH=src $(BIN)/python -m transcendence.provenance.dvc_stages --configfile $(CONFIG) --dry-run /dev/stdin --output $@
 

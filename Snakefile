@@ -44,11 +44,17 @@ envvars:
 
 # Schema errors one line each (an unknown key with the keys allowed there), rules across keys,
 # and the engine (it must exist and answer `uci`), before any job: see config_check.py.
+# A sweep (a `sweep:` section) checks each condition's merged configuration the same way, and
+# an error names the condition.
 from transcendence.config_check import ConfigError, check_config
+from transcendence.sweep_conditions import SWEEP_KEY, condition_configs
 
+SCHEMA = os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
 try:  # a cluster job's own Snakemake skips the engine: it was checked when the run started
-    check_config(config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
-                 engine=workflow.is_main_process)
+    if SWEEP_KEY in config:
+        CONDITIONS = condition_configs(config, SCHEMA, engine=workflow.is_main_process)
+    else:
+        check_config(config, SCHEMA, engine=workflow.is_main_process)
 except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 validate(config, "workflow/schemas/config.schema.yaml")
@@ -71,29 +77,25 @@ logger.info(
 report: "workflow/report/workflow.rst"
 
 
-include: "workflow/rules/common.smk"
-include: "workflow/rules/games.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/evaluate.smk"
-include: "workflow/rules/calibrate.smk"
-include: "workflow/rules/summary.smk"
-include: "workflow/rules/favor.smk"
-include: "workflow/rules/analysis.smk"
-include: "workflow/rules/reward.smk"
+# The study is workflow/study.smk, loaded as a Snakemake module: once as it is for a plain run
+# (its rules and paths unchanged), or once per condition for a sweep (workflow/sweep.smk).
+if SWEEP_KEY in config:
 
+    include: "workflow/sweep.smk"
 
-rule all:
-    input:
-        "results/summary/ratings.csv",
-        "results/summary/ratings.md",
-        "results/figures/figure1.png",
-        "results/figures/figure1.pdf",
-        "results/figures/diagnostics.png",
-        "results/calibration/opponents.csv",
-        (["results/summary/players.csv"] if config["source"] == "synthetic" else []),
-        FAVOR_TARGETS,
-        TSNE_TARGETS,
-        ANALYSIS_TARGETS,
-        REWARD_TARGETS,
-    default_target: True
+    # Here, not in sweep.smk: Snakemake keeps the default target an included file sets only
+    # for a module's rules, so the sweep's own one is declared in this file.
+    rule all:
+        input:
+            SWEEP_TARGETS,
+        default_target: True
+
+else:
+
+    module study:
+        snakefile:
+            "workflow/study.smk"
+        config:
+            config
+
+    use rule * from study

@@ -58,6 +58,8 @@ LAYERS: list[tuple[str, ...]] = [
     # the workflow, the config check (which looks for the engine), the stale-lock guard and
     # the `transcendence` command.
     ("provenance", "config_check", "stale_lock", "cli"),
+    # A sweep's conditions, each a configuration checked by config_check.
+    ("sweep_conditions",),
 ]
 
 FORBIDDEN = ("snakemake",)  # the package runs and is tested without the workflow manager

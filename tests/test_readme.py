@@ -65,6 +65,10 @@ HOW = {
     "dvc commit -f && dvc push": "elsewhere: needs a paper run on a cluster and a remote; " + PROVENANCE,
     'git commit dvc.yaml dvc.lock -m "Paper run" && git push': "elsewhere: needs a paper run and a git remote",
     "make restore CONFIG=config/paper.yaml": "dry",
+    "make reproduce CONFIG=config/smoke-sweep.yaml": "elsewhere: the smoke sweep's run, "
+    "tests/test_sweep.py::test_sweep_runs_each_condition_under_its_own_folder",
+    "snakemake -n --configfile config/smoke-sweep.yaml": "dry",
+    "make report CONFIG=config/smoke-sweep.yaml": "elsewhere: tests/test_sweep.py::test_the_sweeps_report_holds_its_summary",
 }
 
 

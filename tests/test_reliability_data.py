@@ -65,6 +65,19 @@ def test_a_killed_writers_temporary_is_removed_by_the_next_run_of_that_output(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name, other_stale.name])
 
 
+
+def test_a_shared_targets_concurrent_writer_keeps_its_temporary(tmp_path):
+    """A cache entry two jobs write at once: the second leaves the first's temporary alone."""
+    from transcendence.files import atomic_text
+
+    target = tmp_path / "ab" / "entry.json"
+    with atomic_text(target, shared=True) as first:
+        first.write("{}")
+        with atomic_text(target, shared=True) as second:
+            second.write("{}")
+    assert target.read_text() == "{}"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["entry.json"]
+
 # --- 4. sharing: modes and logs -------------------------------------------------------------------
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])

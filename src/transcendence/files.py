@@ -59,19 +59,21 @@ def stale_temporaries(target: str | os.PathLike) -> list[Path]:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike, *, shared: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` on success.
 
     A run killed before the move leaves its temporary behind (no handler runs on SIGKILL),
     so the next run of the same output removes those first: one output is written by one
     job at a time (Snakemake's lock), so a temporary of this target that exists when its
-    job starts again belongs to a dead run. The file gets the mode a plain ``open`` would
-    give it (0666 less the umask), not ``mkstemp``'s 0600, so teammates sharing the results
-    or a DVC cache can read it.
+    job starts again belongs to a dead run. A ``shared`` target is one that concurrent jobs
+    may write at once (an entry of a content-addressed cache, the same bytes from each): its
+    temporaries may be another job's, so they are left alone, and the last write wins. The
+    file gets the mode a plain ``open`` would give it (0666 less the umask), not
+    ``mkstemp``'s 0600, so teammates sharing the results or a DVC cache can read it.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in stale_temporaries(target):
+    for stale in [] if shared else stale_temporaries(target):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
             print(f"removed {stale}, the temporary file of an earlier run that did not finish",
@@ -93,12 +95,13 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_binary(target: str | os.PathLike) -> Iterator[BinaryIO]:
+def atomic_binary(target: str | os.PathLike, *, shared: bool = False) -> Iterator[BinaryIO]:
     """Open a binary file for writing that appears at ``target`` only once closed cleanly.
 
-    A target ending in ``.zst`` is zstd-compressed, like a Lichess monthly dump.
+    A target ending in ``.zst`` is zstd-compressed, like a Lichess monthly dump; ``shared``
+    as in :func:`atomic_path`.
     """
-    with atomic_path(target) as tmp:
+    with atomic_path(target, shared=shared) as tmp:
         if str(target).endswith(".zst"):
             with open(tmp, "wb") as raw:
                 cctx = zstandard.ZstdCompressor(level=3)
@@ -110,9 +113,9 @@ def atomic_binary(target: str | os.PathLike) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def atomic_text(target: str | os.PathLike) -> Iterator[TextIO]:
+def atomic_text(target: str | os.PathLike, *, shared: bool = False) -> Iterator[TextIO]:
     """The text form of :func:`atomic_binary` (UTF-8, ``\\n`` line endings)."""
-    with atomic_binary(target) as raw:
+    with atomic_binary(target, shared=shared) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
         try:
             yield text

@@ -1,5 +1,7 @@
 # Names and paths shared by the rules; all values come from the validated config.
 
+import os
+
 
 CAPS = [int(c) for c in config["caps"]]
 # The dataset's files: text family, packed token blocks (.bin); board family, positions (.pos).

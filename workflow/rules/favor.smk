@@ -14,6 +14,9 @@ ANALYSIS_GAMES = "results/eval/cap{{cap}}/T{temperature}/{opponent}.pgn".format(
     temperature=min(TEMPERATURES, key=float),
     opponent=min(OPPONENTS.values(), key=lambda o: float(o["rating"]))["name"],
 )
+# Shared by every run and every condition of a sweep, deliberately (a module does not rewrite
+# params): an entry is keyed by what its values depend on (position, limit, engine), and
+# concurrent jobs may write one entry at once (engine/move_values.py).
 MOVE_VALUE_CACHE = "results/cache/move_values"
 FAVOR_TARGETS = expand("results/analysis/favor/cap{cap}.{ext}", cap=FAVOR_CAPS, ext=["json", "md", "png", "pdf"])
 TSNE_TARGETS = expand("results/analysis/tsne/cap{cap}.{ext}", cap=TSNE_CAPS, ext=["json", "png"])

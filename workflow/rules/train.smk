@@ -15,8 +15,9 @@ rule train:
         model=config["model"],
         train=lambda wc: train_settings(wc.cap),
         seed=config["seed"],
-        state="results/models/cap{cap}/train_state.pt",
-        live="results/models/cap{cap}/dvclive",
+        # Beside the checkpoint, wherever it goes: a sweep's module rewrites paths, not params.
+        state=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "train_state.pt"),
+        live=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "dvclive"),
         processes=max(1, config["train"].get("gpus", 0)),
     # Threads, memory and run time come from workflow/profiles/; GPUs from the config.
     resources:

@@ -130,7 +130,9 @@ def analyse_positions(fens: Sequence[str], *, engine_path: str, limit: LimitLike
                 raise RuntimeError(f"engine {engine_id} valued {len(found)} of {n_legal} legal moves in {fen} "
                                    f"(missing {sorted(missing)}); give the analysis a larger limit")
             path = _cache_file(cache_dir, cache_key(fen, limit, engine_id))
-            with atomic_text(path) as fh:
+            # Jobs that share the cache (favor and tsne on the same games, a sweep's conditions)
+            # may search one position at once; each writes the same entry.
+            with atomic_text(path, shared=True) as fh:
                 json.dump({"fen": fen, "limit": limit.to_config(), "engine": engine_id, "lines": found}, fh)
             return fen, found
 

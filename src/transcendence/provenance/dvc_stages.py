@@ -84,14 +84,32 @@ def parse_dry_run(text: str) -> list[Job]:
     return jobs
 
 
+# A file the workflow is made of: an ``include:`` or a module's ``snakefile:``, written on its
+# line or on the next, relative to the file that names it.
+_PART = re.compile(r'^\s*(?:include|snakefile):\s*(?:\n\s*)?"([^"]+)"', re.M)
+
+
 def workflow_files(snakefile: Path) -> tuple[str, list[Path]]:
-    """The Snakefile's own configfile and the files it is made of, in include order."""
+    """The Snakefile's own configfile and the files it is made of, in include order.
+
+    Includes and modules are followed into the files they name (the study is a module of the
+    Snakefile, its rules files includes of the study).
+    """
     text = snakefile.read_text()
     base = re.search(r'^configfile:\s*"([^"]+)"', text, re.M)
     if base is None:
         raise ValueError(f"{snakefile}: no configfile: line")
-    includes = re.findall(r'^include:\s*"([^"]+)"', text, re.M)
-    return base.group(1), [snakefile, *(snakefile.parent / i for i in includes)]
+    files: list[Path] = []
+
+    def follow(path: Path) -> None:
+        if path in files:
+            return
+        files.append(path)
+        for part in _PART.findall(path.read_text()):
+            follow(path.parent / part)
+
+    follow(snakefile)
+    return base.group(1), files
 
 
 def read_rules(files: list[Path]) -> dict[str, Rule]:
@@ -379,6 +397,12 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.configfile is None or args.dry_run is None:
         parser.error("--configfile and --dry-run are required")
+    if "sweep" in (yaml.safe_load(Path(args.configfile).read_text()) or {}):
+        # A stage's params name keys of a config file, and a condition's values are its overrides
+        # merged over the file's: no key of the file holds them.
+        sys.exit(f"dvc_stages: {args.configfile} is a sweep; dvc.yaml describes one configuration's stages, "
+                 f"so there is none for a sweep (run it with `make reproduce CONFIG={args.configfile}`, "
+                 "which runs Snakemake without DVC)")
     root = args.snakefile.resolve().parent
     base, files = workflow_files(args.snakefile)
     text = render(build(parse_dry_run(args.dry_run.read_text()), read_rules(files), read_helpers(files),

@@ -1,0 +1,236 @@
+"""Sweeps: the study once per condition in one Snakemake call, and the sweep's summary.
+
+The end-to-end test runs config/smoke-sweep.yaml (config/smoke-board.yaml's study under two
+seeds) with `make reproduce` from a fresh copy of the repository, as tests/conftest.py runs the
+smoke configurations; the rest are unit tests and dry runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from transcendence.analysis.sweep import (SUMMARY_COLUMNS, condition_settings, summary_figure, summary_rows,
+                                          write_summary)
+from transcendence.config_check import ConfigError
+from transcendence.provenance.dvc_stages import main as dvc_stages_main
+from transcendence.sweep_conditions import condition_configs, deep_merge
+
+from .conftest import ROOT, copy_repository, link_environment, shell, snakemake
+
+SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
+SWEEP = yaml.safe_load((ROOT / "config/smoke-sweep.yaml").read_text())
+NAME = SWEEP["sweep"]["name"]
+CONDITIONS = list(SWEEP["sweep"]["conditions"])
+
+
+def test_deep_merge_merges_mappings_and_replaces_lists_and_scalars():
+    base = {"a": {"b": 1, "c": [1, 2], "d": {"e": 1}}, "f": 2}
+    merged = deep_merge(base, {"a": {"c": [3], "d": {"g": 4}}, "f": {"h": 5}})
+    assert merged == {"a": {"b": 1, "c": [3], "d": {"e": 1, "g": 4}}, "f": {"h": 5}}
+    merged["a"]["d"]["e"] = 99
+    assert base["a"]["d"]["e"] == 1  # the base is never shared with the result
+
+
+def test_each_condition_is_the_file_with_its_overrides():
+    configs = condition_configs(SWEEP, SCHEMA, engine=False)
+    assert list(configs) == CONDITIONS
+    plain = {k: v for k, v in SWEEP.items() if k != "sweep"}
+    assert configs["s8"] == plain == yaml.safe_load((ROOT / "config/smoke-board.yaml").read_text())
+    assert configs["s9"] == {**plain, "seed": 9}
+
+
+def test_a_bad_condition_fails_naming_it():
+    bad = deep_merge(SWEEP, {"sweep": {"conditions": {"s9": {"synthetic": {"gamez": 3}}}}})
+    with pytest.raises(ConfigError, match=r"(?s)sweep condition 's9'.*synthetic: unknown key 'gamez'"):
+        condition_configs(bad, SCHEMA, engine=False)
+
+
+def test_a_bad_condition_stops_snakemake_before_any_job(tmp_path):
+    bad = deep_merge(SWEEP, {"sweep": {"conditions": {"s9": {"evaluate": {"games": 0}}}}})
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    proc = snakemake("-n", "--configfile", str(path), workdir=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "sweep condition 's9'" in out and "evaluate.games" in out, out[-3000:]
+    assert "Job stats" not in out
+
+
+def test_a_condition_name_must_be_a_safe_folder_and_rule_prefix(tmp_path):
+    bad = deep_merge(SWEEP, {"sweep": {"conditions": {"../up": {}}}})
+    with pytest.raises(ConfigError, match="sweep.conditions"):
+        condition_configs(bad, SCHEMA, engine=False)
+
+
+def test_condition_settings_read_the_mistake_rule():
+    assert condition_settings({"seed": 3, "synthetic": {"mistakes": "independent"}}) == {
+        "seed": 3, "share": 0.0, "shared_rule": "network"}
+    assert condition_settings({"seed": 3, "synthetic": {"mistakes": "shared"}})["shared_rule"] == "position_hash"
+    assert condition_settings({"seed": 3, "synthetic": {"mistakes": {"share": 0.25, "shared": "network"}}}) == {
+        "seed": 3, "share": 0.25, "shared_rule": "network"}
+
+
+def _ratings_row(cap, temperature, rating, best=300.0):
+    return {"cap": str(cap), "temperature": str(temperature), "rating": str(rating), "ci_low": str(rating - 50),
+            "ci_high": str(rating + 50), "best_in_data": str(best), "best_player": "eps0.75",
+            "h2h_score": "0.56", "h2h_ci_low": "0.52", "h2h_ci_high": "0.6", "h2h_verdict": "transcends",
+            "verdict": "transcends"}
+
+
+def _reward_row(temperature, minus_best):
+    return {"temperature": temperature, "mean_reward": 0.5, "mean_reward_ci": [0.4, 0.6], "minus_best": minus_best,
+            "minus_best_ci": [minus_best - 1, minus_best + 1], "verdict": "transcends"}
+
+
+def test_summary_rows_join_ratings_reward_and_ideal_learner():
+    ratings = [_ratings_row(400, 0.001, 381.0), _ratings_row(400, 1.0, 103.0), _ratings_row(800, 0.001, 461.0, 649.0)]
+    rewards = {400: {"rows": [_reward_row(0.001, 3.82), _reward_row(1.0, -2.44)], "best_player": "eps0.75",
+                     "ideal": {"rows": [_reward_row(0.001, 5.0)], "majority_engine_share": 0.9,
+                               "majority_shared_share": 0.05, "model_top_is_shared_where_majority_shared": None,
+                               "positions_majority_shared": 10}}}
+    rows = summary_rows("p0", {"seed": 7, "share": 0.0, "shared_rule": "network"}, ratings, rewards)
+    assert [(r["cap"], r["temperature"]) for r in rows] == [(400, 0.001), (400, 1.0), (800, 0.001)]
+    low = rows[0]
+    assert (low["condition"], low["seed"], low["share"], low["shared_rule"]) == ("p0", 7, 0.0, "network")
+    assert low["rating_minus_best"] == pytest.approx(81.0)
+    # The rating margin's interval: the model's interval minus the best player's point rating.
+    assert (low["rating_minus_best_ci_low"], low["rating_minus_best_ci_high"]) == (pytest.approx(31.0), pytest.approx(131.0))
+    assert (low["h2h_score"], low["h2h_verdict"]) == (0.56, "transcends")
+    assert (low["reward_minus_best"], low["reward_minus_best_ci_low"], low["reward_verdict"]) == (3.82, pytest.approx(2.82), "transcends")
+    assert (low["ideal_reward_minus_best"], low["ideal_majority_engine"], low["ideal_majority_shared"]) == (5.0, 0.9, 0.05)
+    assert low["model_top_shared_where_majority_shared"] is None
+    assert rows[1]["ideal_reward_minus_best"] is None and rows[1]["reward_minus_best"] == -2.44
+    # Cap 800 has no reward analysis: its reward columns are empty.
+    assert all(rows[2][k] in (None, "") for k in SUMMARY_COLUMNS if "reward" in k or k.startswith("ideal"))
+
+
+def test_summary_table_and_figure_are_written(tmp_path):
+    rows = []
+    for name, share, rule in (("p0", 0.0, "network"), ("p1", 1.0, "network"), ("hash", 1.0, "position_hash")):
+        rows += summary_rows(name, {"seed": 7, "share": share, "shared_rule": rule},
+                             [_ratings_row(400, 0.001, 381.0 - 100 * share), _ratings_row(400, 1.0, 103.0)],
+                             {400: {"rows": [_reward_row(0.001, 3.0 - 4 * share), _reward_row(1.0, -2.0)],
+                                    "ideal": {"rows": [_reward_row(0.001, 5.0 - 6 * share)]}}})
+    write_summary(rows, tmp_path / "summary.csv")
+    with open(tmp_path / "summary.csv", newline="") as fh:
+        read = list(csv.DictReader(fh))
+    assert list(read[0]) == SUMMARY_COLUMNS and len(read) == 6
+    assert read[0]["model_top_shared_where_majority_shared"] == ""
+    summary_figure(rows, [tmp_path / "summary.png", tmp_path / "summary.pdf"])
+    assert (tmp_path / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "summary.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def _jobs(out: str) -> dict[str, list[str]]:
+    """Each job's block of a dry run, by rule."""
+    jobs: dict[str, list[str]] = {}
+    for block in re.split(r"^(?:local)?rule ", out, flags=re.M)[1:]:
+        name, _, body = block.partition(":\n")
+        jobs.setdefault(name, []).append(body)
+    return jobs
+
+
+def test_dry_run_puts_every_condition_under_its_folder_with_the_profiles_threads(tmp_path):
+    proc = snakemake("-n", "--cores", "8", "--configfile", str(ROOT / "config/smoke-sweep.yaml"), workdir=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    jobs = _jobs(out)
+    for condition in CONDITIONS:
+        assert len(jobs[f"{condition}_train"]) == len(SWEEP["caps"])
+        # The profile's set-threads name the study's rules; each condition's copy gets them.
+        assert all("threads: 4" in body for body in jobs[f"{condition}_dataset"])
+        assert all("threads: 2" in body for body in jobs[f"{condition}_expected_reward"])
+    paths = re.findall(r"^    (?:input|output|log|benchmark): (.*)$", out, re.M)
+    files = [p for line in paths for p in line.split(", ")]
+    assert files and all(p.startswith(f"results/{NAME}/") for p in files), [p for p in files if not p.startswith(f"results/{NAME}/")]
+    assert {p.split("/")[2] for p in files} == {*CONDITIONS, "summary.csv", "summary.png", "summary.pdf", "logs", "benchmarks"}
+    assert "sweep_summary" in jobs and "all" in jobs
+
+
+
+def test_the_slurm_profiles_settings_reach_each_conditions_rules(tmp_path):
+    proc = snakemake("-n", "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
+                     "--configfile", str(ROOT / "config/smoke-sweep.yaml"), workdir=tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    for body in [b for c in CONDITIONS for b in _jobs(out)[f"{c}_train"]]:
+        assert "threads: 16" in body and "mem_mb=64000" in body and "runtime=2880" in body, body
+
+def test_dvc_yaml_is_refused_for_a_sweep(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="is a sweep"):
+        dvc_stages_main(["--configfile", str(ROOT / "config/smoke-sweep.yaml"), "--dry-run", "/dev/null",
+                         "--output", str(tmp_path / "dvc.yaml")])
+    assert not (tmp_path / "dvc.yaml").exists()
+
+
+@pytest.fixture(scope="module")
+def sweep_run(tmp_path_factory) -> Path:
+    """config/smoke-sweep.yaml through `make reproduce CONFIG=...` from a fresh copy's root."""
+    repo = copy_repository(tmp_path_factory.mktemp("sweep") / "repo")
+    link_environment(repo)
+    proc = shell("make reproduce CORES=2 CONFIG=config/smoke-sweep.yaml", cwd=repo)
+    if proc.returncode != 0:
+        pytest.fail(f"sweep run failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return repo
+
+
+@pytest.mark.slow
+def test_sweep_runs_each_condition_under_its_own_folder(sweep_run):
+    results = sweep_run / "results"
+    for condition in CONDITIONS:
+        base = results / NAME / condition
+        for path in ("summary/ratings.csv", "figures/figure1.png", "summary/players.csv", "calibration/opponents.csv",
+                     "analysis/reward/cap400.json", "analysis/favor/cap400.json", "models/cap400/model.pt",
+                     "models/cap400/train_state.pt", "models/cap400/dvclive", "logs/train/cap400.log",
+                     "benchmarks/train/cap400.tsv"):
+            assert (base / path).exists(), base / path
+    # Nothing at a plain run's paths: only the tracked README, the shared move-value cache and
+    # (when test_the_sweeps_report_holds_its_summary ran first) `make report`'s file.
+    assert sorted(p.name for p in results.iterdir() if p.name != "report.html") == sorted(["README.md", "cache", NAME])
+    # Different seeds, different games.
+    dumps = [(results / NAME / c / "dumps/synthetic-00.pgn.zst").read_bytes() for c in CONDITIONS]
+    assert dumps[0] != dumps[1]
+
+
+@pytest.mark.slow
+def test_sweep_summary_has_a_row_per_condition_cap_and_temperature(sweep_run):
+    with open(sweep_run / "results" / NAME / "summary.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert set(SUMMARY_COLUMNS) <= set(rows[0])
+    temperatures = [float(t) for t in SWEEP["evaluate"]["temperatures"]]
+    assert [(r["condition"], int(r["cap"]), float(r["temperature"])) for r in rows] == [
+        (c, cap, t) for c in CONDITIONS for cap in SWEEP["caps"] for t in temperatures]
+    assert {r["seed"] for r in rows} == {"8", "9"}
+    reward_caps = {str(c) for c in SWEEP["reward"]["caps"]}
+    assert all((r["reward_minus_best"] != "") == (r["cap"] in reward_caps) for r in rows)
+    for r in rows:
+        rating, best = float(r["rating"]), float(r["best_rating"])
+        assert float(r["rating_minus_best"]) == pytest.approx(rating - best)
+    assert (sweep_run / "results" / NAME / "summary.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_a_condition_is_byte_for_byte_a_plain_run_of_its_config(sweep_run, smoke_board_run):
+    """Condition s8 is config/smoke-board.yaml: its games, models and ratings are the plain run's."""
+    plain = smoke_board_run / "results"
+    condition = sweep_run / "results" / NAME / "s8"
+    for path in ("dumps/synthetic-00.pgn.zst", "dumps/synthetic-01.pgn.zst", "summary/ratings.csv",
+                 "summary/players.csv", "models/cap400/model.pt", "eval/cap400/T0.1/eps0.5.pgn"):
+        assert (condition / path).read_bytes() == (plain / path).read_bytes(), path
+    reward = [json.loads((root / "analysis/reward/cap400.json").read_text()) for root in (condition, plain)]
+    assert reward[0] == reward[1]
+
+
+@pytest.mark.slow
+def test_the_sweeps_report_holds_its_summary(sweep_run):
+    proc = shell("make report CONFIG=config/smoke-sweep.yaml", cwd=sweep_run)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = (sweep_run / "results/report.html").read_text(errors="replace")
+    for needle in ("Sweep", "summary.csv", "summary.png", "Figure 1", "s8_figure1", "s9_ratings"):
+        assert needle in html, needle
