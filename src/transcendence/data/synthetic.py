@@ -99,7 +99,7 @@ def choose_move(board: chess.Board, eps: float, rng: random.Random, engine: UciE
     """A move for a player with mistake rate ``eps`` (``eps = 1`` is the random mover)."""
     if rng.random() < eps:
         return pick_mistake(board, rng, persona, shared_seed)
-    return chess.Move.from_uci(engine.best_move(moves_uci, limit))
+    return chess.Move.from_uci(engine.best_move(moves_uci, limit, board=board))
 
 
 Mover = Callable[[chess.Board, Sequence[str]], chess.Move]

@@ -138,7 +138,7 @@ def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Opponent, gam
             if opponent.eps and game.rng.random() < opponent.eps:
                 game.push(game.rng.choice(list(game.board.legal_moves)))
                 continue
-            searching[engines.submit(game.moves_uci, opponent.limit)] = game
+            searching[engines.submit(game.moves_uci, opponent.limit, game.board)] = game
             return False
 
     def collect(done: Iterable[Future]) -> None:
