@@ -353,11 +353,47 @@ def test_ratings_name_the_file_and_line_of_a_row_they_cannot_read(model_path, tm
 
 
 
+def _edit_row(table: Path, line: int, **fields: str) -> None:
+    """Change fields of the row on ``line`` (line 1 is the header) of a real evaluation table."""
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[line - 2].update(fields)
+    with open(table, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=GAME_ROW_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_ratings_refuse_a_score_that_its_result_and_colour_contradict(model_path, tmp_path):
+    """One edited score moved a rating by 1200 points: the result and colour decide it."""
+    _, rows, _ = _shard(model_path, tmp_path, make_engine(tmp_path / "sound"), games=2)
+    table = tmp_path / "g.csv"
+    read_tables([table])
+    wrong = "0.0" if rows[1]["model_score"] == "1.0" else "1.0"
+    _edit_row(table, 3, model_score=wrong)
+    with pytest.raises(ValueError, match=rf"{table}, line 3: field 'model_score' is '{wrong}', but the result "
+                                         rf"{rows[1]['result']} with the model as {rows[1]['model_color']} scores"):
+        read_tables([table])
+    _edit_row(table, 3, model_score=rows[1]["model_score"], result="1-1")
+    with pytest.raises(ValueError, match=rf"{table}, line 3: fields 'result', 'model_color' are '1-1'"):
+        read_tables([table])
+
+
+@pytest.mark.parametrize(("field", "value"), [("model_score", "nan"), ("opponent_rating", "inf"),
+                                              ("temperature", "-inf"), ("opponent_rating", "NaN")])
+def test_ratings_refuse_a_number_that_is_not_finite(model_path, tmp_path, field, value):
+    _shard(model_path, tmp_path, make_engine(tmp_path / "sound"), games=2)
+    table = tmp_path / "g.csv"
+    _edit_row(table, 2, **{field: value})
+    with pytest.raises(ValueError, match=rf"{table}, line 2: field '{field}' is '{value}', not a finite number"):
+        read_tables([table])
+
 
 def test_ratings_refuse_a_row_torn_before_its_text_fields(tmp_path):
     """A row cut after ``opponent_rating`` lacks engine and the rest: pandas reads those as ''
     (numbers alone would let it through, and the ratings' engine column would gain an empty name)."""
     row = {c: "1" for c in GAME_ROW_COLUMNS} | {"temperature": "0.1", "model_score": "0.5", "opponent": "eps0.5",
+                                                "result": "1/2-1/2", "model_color": "white",
                                                 "mode": "legal_moves", "engine": "Stockfish 15.1"}
     cut = GAME_ROW_COLUMNS.index("engine")
     table = tmp_path / "g.csv"
