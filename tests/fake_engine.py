@@ -4,7 +4,9 @@ It plays the first legal move (in sorted UCI order) of the position it is given,
 ``--hang-at N`` stop answering on its N-th ``go`` (once per ``--marker`` file: the restarted
 engine then behaves), ``--hang-always`` never answer ``go``, ``--hang-from N`` stop at its N-th ``go`` for good
 (a run that is then killed by hand), ``--die-every N`` exit on every
-N-th ``go`` of each process. A hung engine sleeps without reading its input and ignores
+N-th ``go`` of each process, ``--lie-at N --lie LINE`` answer its N-th ``go`` with ``LINE`` (an
+illegal ``bestmove e1e8``, ``bestmove zz99``, a bare ``bestmove``) once per ``--marker`` file,
+``--lie-always`` answer every ``go`` so. A hung engine sleeps without reading its input and ignores
 SIGTERM, SIGHUP and SIGINT, as a wedged engine in the wild may; only SIGKILL ends it.
 ``--pids DIR`` writes each process's pid to a file there (and ``hung-PID`` when it hangs), so
 tests can wait for a hang and check that no engine survives.
@@ -37,6 +39,9 @@ def main() -> None:
     parser.add_argument("--hang-always", action="store_true")
     parser.add_argument("--hang-from", type=int, default=0)
     parser.add_argument("--die-every", type=int, default=0)
+    parser.add_argument("--lie", default="bestmove e1e8")
+    parser.add_argument("--lie-at", type=int, default=0)
+    parser.add_argument("--lie-always", action="store_true")
     parser.add_argument("--marker", default="")
     parser.add_argument("--pids", default="")
     args = parser.parse_args()
@@ -69,6 +74,11 @@ def main() -> None:
                 hang(args.pids)
             if args.die_every and searches % args.die_every == 0:
                 os._exit(1)
+            if args.lie_always or (args.lie_at and searches == args.lie_at and not os.path.exists(args.marker)):
+                if args.marker:
+                    Path(args.marker).touch()
+                print(args.lie, flush=True)
+                continue
             moves = sorted(m.uci() for m in board.legal_moves)
             print(f"info depth 1 score cp 0 pv {moves[0]}" if moves else "info depth 0", flush=True)
             print(f"bestmove {moves[0] if moves else '(none)'}", flush=True)

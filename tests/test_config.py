@@ -52,6 +52,41 @@ def test_negative_temperature_fails(tmp_path):
     _fails_before_any_job(tmp_path, cfg, "-1.0")
 
 
+def test_numbers_that_are_not_finite_and_a_seed_too_large_fail_before_any_job_naming_each_key(tmp_path):
+    """NaN passes every minimum and maximum of the schema and infinity every minimum; a seed
+    of 10**23 passed, and games, filter and dataset ran before training refused it."""
+    cfg = dict(SMOKE, seed=10**23, evaluate=dict(SMOKE["evaluate"], temperatures=[float("nan"), float("inf")]),
+               train=dict(SMOKE["train"], learning_rate=float("nan")))
+    _fails_before_any_job(tmp_path, cfg, "evaluate.temperatures[0]: nan is not a finite number",
+                          "evaluate.temperatures[1]: inf is not a finite number",
+                          "train.learning_rate: nan is not a finite number",
+                          "seed: 100000000000000000000000 is greater than the maximum of 18446744073709551615")
+
+
+def test_the_seed_bound_is_what_every_consumer_of_the_seed_takes():
+    """The schema's maximum is torch.manual_seed's (training's, the narrowest consumer): it and
+    numpy's and Python's generators, as the stages call them, take it; torch refuses one more."""
+    import random
+
+    import numpy as np
+    import pytest
+    import torch
+
+    from transcendence.config_check import ConfigError, check_schema
+
+    schema_path = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    top = yaml.safe_load(schema_path.read_text())["properties"]["seed"]["maximum"]
+    torch.manual_seed(top)
+    np.random.default_rng([top, 0, 0]).integers(0, 10)
+    np.random.default_rng(top).permutation(3)
+    random.Random(f"{top}/buckets/0").random()
+    with pytest.raises((RuntimeError, ValueError), match="Overflow"):  # RuntimeError in torch's docs, ValueError here
+        torch.manual_seed(top + 1)
+    check_schema(dict(SMOKE, seed=top), schema_path)
+    with pytest.raises(ConfigError, match=rf"seed: {top + 1} is greater than the maximum of {top}"):
+        check_schema(dict(SMOKE, seed=top + 1), schema_path)
+
+
 def test_smoke_config_is_valid_and_plans_jobs(tmp_path):
     proc = snakemake("-n", "--configfile", str(ROOT / "config" / "smoke.yaml"), workdir=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]

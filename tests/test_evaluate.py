@@ -355,7 +355,7 @@ class _SlowForSomeEngine:
         self.delay, self.slow_parity = delay, slow_parity
         self._threads = ThreadPoolExecutor(max_workers=4)
 
-    def submit(self, moves_uci, limit):
+    def submit(self, moves_uci, limit, board=None):
         def search():
             board = chess.Board()
             for m in moves_uci:

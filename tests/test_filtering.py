@@ -10,7 +10,7 @@ import pytest
 import zstandard
 
 from transcendence.files import open_binary
-from transcendence.data.filtering import filter_dump, game_drop_reason, illegal_move
+from transcendence.data.filtering import drop_why, filter_dump, game_drop_reason, illegal_move
 from transcendence.data.distinct_players import DistinctPlayers
 from transcendence.pgn.stream import DumpError, decoded_blocks, games_of_blocks, iter_chunks, iter_games
 
@@ -161,7 +161,7 @@ def _odd_game(rng: random.Random, index: int) -> str:
     elif oddity == 21:
         head = head.replace("Rated", "R\udce9ti")                    # Latin-1, not UTF-8, in a header
     elif oddity == 16:
-        head = head.replace(f'[WhiteElo "{white}"]', '[WhiteElo "٩٠٠"]')  # digits str accepts, bytes not
+        head = head.replace(f'[WhiteElo "{white}"]', '[WhiteElo "٩٠٠"]')  # digits str and int accept: bad_rating
     elif oddity == 17:
         moves = rng.choice(["\u00a0", "\u2003"]) + moves              # str whitespace at its start
     elif oddity == 19:
@@ -201,7 +201,7 @@ def _reference_filter(path, caps, replay_every=0):
     fitting = 0
     for g in games:
         reason = game_drop_reason(g)
-        why = g.bad_bytes or g.malformed or reason
+        why = drop_why(g, reason)
         if not reason and replay_every and max(int(g.tags["WhiteElo"]), int(g.tags["BlackElo"])) <= caps[-1]:
             fitting += 1
             if (fitting - 1) % replay_every == 0 and (why := illegal_move(g.movetext)):
@@ -221,7 +221,7 @@ def _reference_filter(path, caps, replay_every=0):
 @pytest.mark.parametrize("seed", range(6))
 def test_fast_filter_agrees_with_the_reference_reader_game_for_game(tmp_path, seed):
     rng = random.Random(seed)
-    text = "".join(_odd_game(rng, i) for i in range(400))
+    text = "".join(_odd_game(rng, i) for i in range(500))
     if seed % 2:
         text = text.replace("\n", "\r\n")
     if seed % 3 == 0:
@@ -321,3 +321,19 @@ def test_a_file_without_games_is_refused_without_reading_it_all(tmp_path):
     path.write_bytes(b"x" * 5000)
     with pytest.raises(DumpError, match="blob.pgn: no game starts"):
         list(iter_chunks(path, chunk=16, max_game=1000))
+
+
+@pytest.mark.parametrize("chunk", [1 << 22, 200])
+def test_a_rating_of_unicode_digits_is_a_dropped_counted_game_not_a_crash(tmp_path, chunk):
+    """``"²".isdigit()`` is True and ``int("²")`` raises; ``int("٩٠٠")`` is 900 (Arabic-Indic
+    digits): neither is a rating a PGN writes, so each costs its game, counted with an example."""
+    games = [game("900", "900"), game("²", "900"), game("900", "٩٠٠"), game("９００", "900"),
+             game("?", "900"), game("800", "800")]
+    path = tmp_path / "unicode.pgn.zst"
+    write_zst(path, "".join(games))
+    stats = filter_dump(path, {1000: tmp_path / "o.pgn.zst"}, tmp_path / "s.json", log=io.StringIO(), chunk=chunk)
+    assert stats["games_read"] == 6 and stats["kept_per_cap"] == {"1000": 2}
+    assert stats["dropped"] == {"bad_rating": 3, "unrated": 1}
+    assert stats["dropped_examples"]["bad_rating"] == (
+        f'{path}: line 10: WhiteElo "²", BlackElo "900": a rating is ASCII digits')
+    assert [g.tags["WhiteElo"] for g in iter_games(tmp_path / "o.pgn.zst")] == ["900", "800"]

@@ -220,6 +220,71 @@ def test_sigterm_stops_the_engines_and_the_shard_promptly(model_path, tmp_path, 
         _kill_all(pids)
 
 
+# -- replies that are not legal moves -----------------------------------------------------
+
+@pytest.mark.parametrize("lie", ["bestmove e1e8", "bestmove zz99", "bestmove", "bestmove (none)"])
+def test_a_reply_that_is_not_a_legal_move_is_asked_again_and_counted(tmp_path, lie):
+    """e1e8 is illegal for Black (the king is White's, and no king moves so far); zz99 is no
+    move at all; a bare bestmove names none; (none) where there are moves is a lie."""
+    engine = make_engine(tmp_path, "--lie-at", "2", "--lie", lie, "--marker", str(tmp_path / "lied"))
+    with UciEngine(engine) as uci:
+        assert uci.best_move([], {"depth": 1}) == "a2a3"
+        assert uci.best_move(["a2a3"], {"depth": 1}) == "a7a5"
+        assert uci.restarts == 1
+
+
+def _names_engine_position_and_reply(error: BaseException, engine: str, fen: str, reply: str) -> None:
+    message = str(error)
+    assert "FakeEngine 1" in message and engine in message, message
+    assert fen in message and repr(reply) in message, message
+
+
+def test_an_engine_that_only_answers_illegal_moves_fails_naming_engine_position_and_reply(tmp_path):
+    engine = make_engine(tmp_path, "--lie-always", "--lie", "bestmove zz99")
+    with UciEngine(engine, max_failures=2) as uci:
+        with pytest.raises(EngineError, match="failed 2 times in a row") as info:
+            uci.best_move(["e2e4"], {"depth": 1})
+        assert uci.restarts == 1
+    board = chess.Board()
+    board.push_uci("e2e4")
+    _names_engine_position_and_reply(info.value, engine, board.fen(), "bestmove zz99")
+
+
+def test_evaluation_shard_asks_again_after_an_illegal_reply_and_fails_on_an_engine_that_only_lies(
+        model_path, tmp_path):
+    """Through the stage function (the engine pool): one illegal reply is a restart, counted,
+    and the games are those of a sound engine; an engine that always lies stops the shard
+    with a message naming it, the position and the reply, before any game is written."""
+    _, clean, _ = _shard(model_path, tmp_path / "clean", make_engine(tmp_path / "e0"))
+    once = make_engine(tmp_path / "e1", "--lie-at", "3", "--marker", str(tmp_path / "lied"))
+    summary, rows, _ = _shard(model_path, tmp_path / "once", once)
+    assert summary["engine_restarts"] == 1 and sum(int(r["engine_restarts"]) for r in rows) == 1
+    strip = lambda rs: [{k: v for k, v in r.items() if k != "engine_restarts"} for r in rs]  # noqa: E731
+    assert strip(rows) == strip(clean)
+    always = make_engine(tmp_path / "e2", "--lie-always")
+    with pytest.raises(EngineError, match="failed 3 times in a row") as info:
+        _shard(model_path, tmp_path / "always", always)
+    assert "answered 'bestmove e1e8' in position" in str(info.value)
+    _names_engine_position_and_reply(info.value, always, "", "bestmove e1e8")
+    assert not (tmp_path / "always" / "g.csv").exists()
+
+
+def test_synthetic_shard_asks_again_after_an_illegal_reply_and_fails_on_an_engine_that_only_lies(tmp_path):
+    kw = dict(seed=3, shard=0, limit={"depth": 1}, max_plies=30)
+    clean = tmp_path / "clean.pgn.zst"
+    generate_shard(clean, PLAYERS, 4, engine_path=make_engine(tmp_path / "sound"), **kw)
+    once = make_engine(tmp_path / "once", "--lie-at", "5", "--lie", "bestmove", "--marker", str(tmp_path / "lied"))
+    out = tmp_path / "once.pgn.zst"
+    summary = generate_shard(out, PLAYERS, 4, engine_path=once, **kw)
+    assert summary["engine_restarts"] == 1
+    assert out.read_bytes() == clean.read_bytes()
+    always = make_engine(tmp_path / "always", "--lie-always")
+    with pytest.raises(EngineError, match="failed 3 times in a row") as info:
+        generate_shard(tmp_path / "always.pgn.zst", PLAYERS, 4, engine_path=always, **kw)
+    _names_engine_position_and_reply(info.value, always, "", "bestmove e1e8")
+    assert not (tmp_path / "always.pgn.zst").exists()
+
+
 # -- resuming an evaluation shard ---------------------------------------------------------
 
 def test_killed_shard_resumes_the_same_work_to_the_bytes_of_an_uninterrupted_run(model_path, tmp_path):
@@ -293,10 +358,48 @@ def test_ratings_name_the_file_and_line_of_a_row_they_cannot_read(model_path, tm
 
 
 
+
+def _edit_row(table: Path, line: int, **fields: str) -> None:
+    """Change fields of the row on ``line`` (line 1 is the header) of a real evaluation table."""
+    with open(table, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[line - 2].update(fields)
+    with open(table, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=GAME_ROW_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_ratings_refuse_a_score_that_its_result_and_colour_contradict(model_path, tmp_path):
+    """One edited score moved a rating by 1200 points: the result and colour decide it."""
+    _, rows, _ = _shard(model_path, tmp_path, make_engine(tmp_path / "sound"), games=2)
+    table = tmp_path / "g.csv"
+    read_tables([table])
+    wrong = "0.0" if rows[1]["model_score"] == "1.0" else "1.0"
+    _edit_row(table, 3, model_score=wrong)
+    with pytest.raises(ValueError, match=rf"{table}, line 3: field 'model_score' is '{wrong}', but the result "
+                                         rf"{rows[1]['result']} with the model as {rows[1]['model_color']} scores"):
+        read_tables([table])
+    _edit_row(table, 3, model_score=rows[1]["model_score"], result="1-1")
+    with pytest.raises(ValueError, match=rf"{table}, line 3: fields 'result', 'model_color' are '1-1'"):
+        read_tables([table])
+
+
+@pytest.mark.parametrize(("field", "value"), [("model_score", "nan"), ("opponent_rating", "inf"),
+                                              ("temperature", "-inf"), ("opponent_rating", "NaN")])
+def test_ratings_refuse_a_number_that_is_not_finite(model_path, tmp_path, field, value):
+    _shard(model_path, tmp_path, make_engine(tmp_path / "sound"), games=2)
+    table = tmp_path / "g.csv"
+    _edit_row(table, 2, **{field: value})
+    with pytest.raises(ValueError, match=rf"{table}, line 2: field '{field}' is '{value}', not a finite number"):
+        read_tables([table])
+
+
 def test_ratings_refuse_a_row_torn_before_its_text_fields(tmp_path):
     """A row cut after ``opponent_rating`` lacks engine and the rest: pandas reads those as ''
     (numbers alone would let it through, and the ratings' engine column would gain an empty name)."""
     row = {c: "1" for c in GAME_ROW_COLUMNS} | {"temperature": "0.1", "model_score": "0.5", "opponent": "eps0.5",
+                                                "result": "1/2-1/2", "model_color": "white",
                                                 "mode": "legal_moves", "engine": "Stockfish 15.1"}
     cut = GAME_ROW_COLUMNS.index("engine")
     table = tmp_path / "g.csv"

@@ -69,9 +69,10 @@ def test_a_condition_name_must_be_a_safe_folder_and_rule_prefix(tmp_path):
 
 
 def test_condition_settings_read_the_mistake_rule():
-    assert condition_settings({"seed": 3, "synthetic": {"mistakes": "independent"}}) == {
+    assert condition_settings({"seed": 3, "synthetic": {"mistakes": {"share": 0.0}}}) == {
         "seed": 3, "share": 0.0, "shared_rule": "network"}
-    assert condition_settings({"seed": 3, "synthetic": {"mistakes": "shared"}})["shared_rule"] == "position_hash"
+    assert condition_settings({"seed": 3, "synthetic": {"mistakes": {"share": 1.0, "shared": "position_hash"}}}
+                              )["shared_rule"] == "position_hash"
     assert condition_settings({"seed": 3, "synthetic": {"mistakes": {"share": 0.25, "shared": "network"}}}) == {
         "seed": 3, "share": 0.25, "shared_rule": "network"}
 
@@ -91,8 +92,8 @@ def _reward_row(temperature, minus_best):
 def test_summary_rows_join_ratings_reward_and_ideal_learner():
     ratings = [_ratings_row(400, 0.001, 381.0), _ratings_row(400, 1.0, 103.0), _ratings_row(800, 0.001, 461.0, 649.0)]
     rewards = {400: {"rows": [_reward_row(0.001, 3.82), _reward_row(1.0, -2.44)], "best_player": "eps0.75",
-                     "ideal": {"rows": [_reward_row(0.001, 5.0)], "majority_engine_share": 0.9,
-                               "majority_shared_share": 0.05, "model_top_is_shared_where_majority_shared": None,
+                     "ideal": {"rows": [_reward_row(0.001, 5.0)], "majority_engine": 0.9,
+                               "majority_shared": 0.05, "model_top_shared_where_majority_shared": None,
                                "positions_majority_shared": 10}}}
     rows = summary_rows("p0", {"seed": 7, "share": 0.0, "shared_rule": "network"}, ratings, rewards)
     assert [(r["cap"], r["temperature"]) for r in rows] == [(400, 0.001), (400, 1.0), (800, 0.001)]

@@ -11,6 +11,7 @@ which the Snakefile turns into Snakemake's.
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 from pathlib import Path
@@ -60,15 +61,33 @@ def schema_error_line(error: jsonschema.ValidationError) -> str:
     return f"{where}: {_short(error.message)}" + (f" ({_short(' '.join(str(described).split()))})" if described else "")
 
 
+def _nonfinite_numbers(value: Any, path: Sequence[Any] = ()) -> list[str]:
+    """One line per number in ``value`` that is NaN or infinite, naming its key.
+
+    JSON Schema cannot say "finite": YAML's ``.nan`` passes every ``minimum`` and ``maximum``
+    (each comparison with NaN is false) and ``.inf`` every ``minimum``, and a temperature of
+    NaN then fails as a missing ``Tnan`` file, a learning rate of NaN inside torch.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return [f"{_where(path)}: {value} is not a finite number"]
+    if isinstance(value, Mapping):
+        return [line for key, item in value.items() for line in _nonfinite_numbers(item, [*path, key])]
+    if isinstance(value, (list, tuple)):
+        return [line for i, item in enumerate(value) for line in _nonfinite_numbers(item, [*path, i])]
+    return []
+
+
 def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
-    """Raise :class:`ConfigError` listing every schema error of ``config``, one line each."""
+    """Raise :class:`ConfigError` listing every schema error of ``config``, one line each,
+    and every number that is not finite."""
     schema = yaml.safe_load(Path(schema_path).read_text(encoding="utf-8"))
     validator_class = jsonschema.validators.validator_for(schema)
     errors = sorted(validator_class(schema).iter_errors(dict(config)),
                     key=lambda e: (list(map(str, e.absolute_path)), e.message))
-    if errors:
-        lines = [schema_error_line(e) for e in errors[:_MAX_ERRORS]]
-        more = f"\n  ... and {len(errors) - _MAX_ERRORS} more" if len(errors) > _MAX_ERRORS else ""
+    lines = _nonfinite_numbers(config) + [schema_error_line(e) for e in errors]
+    if lines:
+        more = f"\n  ... and {len(lines) - _MAX_ERRORS} more" if len(lines) > _MAX_ERRORS else ""
+        lines = lines[:_MAX_ERRORS]
         raise ConfigError(f"config validation failed ({Path(schema_path).name}):\n  "
                           + "\n  ".join(dict.fromkeys(lines)) + more)
 

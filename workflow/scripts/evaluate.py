@@ -14,6 +14,8 @@ with logged(sm.log[0]) as log:
         opponent=opponent, games=sm.params.games,
         seed=sm.params.seed, mode=sm.params.mode, max_tries=sm.params.max_tries,
         max_fullmoves=sm.params.max_fullmoves, engine_path=sm.params.engine,
-        threads=sm.threads, device=sm.params.device, batch_games=sm.params.batch_games, log=log,
+        threads=sm.threads, device=sm.params.device, batch_games=sm.params.batch_games,
+        # Read from the config, not a param: the model file already changes with the family.
+        family=sm.config["model"]["family"], log=log,
     )
     print(summary, file=log)

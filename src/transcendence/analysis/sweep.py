@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ..files import atomic_text, read_json
+from ..players.mistakes import MistakeRule
 
 SUMMARY_COLUMNS = [
     "condition", "seed", "share", "shared_rule", "cap", "temperature", "best_player", "best_rating",
@@ -29,18 +30,10 @@ UNPREDICTABLE_RULE = "position_hash"
 
 
 def condition_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """A condition's seed, share of shared mistakes and shared-mistake rule, from its config.
-
-    The one place that reads the mistake settings: ``synthetic.mistakes`` is either a mapping
-    (``share`` in [0, 1], ``shared`` the rule) or the older word ``independent`` (share 0) or
-    ``shared`` (share 1, every player's mistake a hash of the position).
-    """
-    mistakes = config.get("synthetic", {}).get("mistakes", "independent")
-    if isinstance(mistakes, Mapping):
-        share, rule = float(mistakes.get("share", 0.0)), str(mistakes.get("shared", "network"))
-    else:
-        share, rule = (1.0, UNPREDICTABLE_RULE) if mistakes == "shared" else (0.0, "network")
-    return {"seed": int(config["seed"]), "share": share, "shared_rule": rule}
+    """A condition's seed, share of shared mistakes and shared-mistake rule, from its config
+    (parsed by the players' own :class:`~transcendence.players.mistakes.MistakeRule`)."""
+    rule = MistakeRule.from_config(config.get("synthetic", {}).get("mistakes"), int(config["seed"]))
+    return {"seed": int(config["seed"]), "share": rule.share, "shared_rule": rule.shared}
 
 
 def _number(value: object) -> float | None:
@@ -95,10 +88,10 @@ def summary_rows(condition: str, settings: Mapping[str, Any], ratings: Sequence[
             row[f"{prefix}_minus_best_ci_low"] = _number(interval[0])
             row[f"{prefix}_minus_best_ci_high"] = _number(interval[1])
         row["reward_verdict"] = model.get("verdict", "")
-        row["ideal_majority_engine"] = _number(ideal_section.get("majority_engine_share"))
-        row["ideal_majority_shared"] = _number(ideal_section.get("majority_shared_share"))
+        row["ideal_majority_engine"] = _number(ideal_section.get("majority_engine"))
+        row["ideal_majority_shared"] = _number(ideal_section.get("majority_shared"))
         row["model_top_shared_where_majority_shared"] = _number(
-            ideal_section.get("model_top_is_shared_where_majority_shared"))
+            ideal_section.get("model_top_shared_where_majority_shared"))
         out.append(row)
     return out
 

@@ -57,9 +57,27 @@ def drop_reason(tags: Mapping[str, str], malformed: str, movetext: str = "1.") -
     if tags.get("Result") not in RESULTS:
         return "unfinished"
     white, black = tags.get("WhiteElo", "?"), tags.get("BlackElo", "?")
-    if not (white.isdigit() and black.isdigit()):
-        return "unrated"
+    if not (_is_rating(white) and _is_rating(black)):
+        # "?" and other ASCII are how PGN writes no rating; anything else is a damaged header.
+        return "unrated" if white.isascii() and black.isascii() else "bad_rating"
     return ""
+
+
+def _is_rating(value: str) -> bool:
+    """Whether a ``WhiteElo``/``BlackElo`` value is a rating: ASCII digits only.
+
+    ``str.isdigit`` also takes ``²`` (which ``int`` refuses) and other scripts' digits
+    (which ``int`` reads as numbers, so ``"٩٠٠"`` would be kept as 900).
+    """
+    return value.isascii() and value.isdigit()
+
+
+def drop_why(game: RawGame, reason: str) -> str:
+    """What a dropped game's example line says after its file and line."""
+    if reason == "bad_rating":
+        return (f'WhiteElo "{game.tags.get("WhiteElo", "?")}", BlackElo "{game.tags.get("BlackElo", "?")}": '
+                f"a rating is ASCII digits")
+    return game.bad_bytes or game.malformed or reason
 
 
 #: Drop reasons of bytes that are not text: they count against ``max_bad_share``.
@@ -156,7 +174,7 @@ class _Tally:
         self.read += 1
         reason = game_drop_reason(game)
         if reason:
-            self.drop(reason, game.line, game.bad_bytes or game.malformed)
+            self.drop(reason, game.line, drop_why(game, reason))
             return
         top = max(int(game.tags["WhiteElo"]), int(game.tags["BlackElo"]))
         if (self.replay_every and top <= self.caps[-1] and self.due()

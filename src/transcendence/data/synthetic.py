@@ -42,7 +42,7 @@ def choose_move(player: Player, board: chess.Board, rng: random.Random, engine: 
     mistake = player.mistake(board, rng)
     if mistake is not None:
         return mistake
-    return chess.Move.from_uci(engine.best_move(moves_uci, player.limit))
+    return chess.Move.from_uci(engine.best_move(moves_uci, player.limit, board=board))
 
 
 Mover = Callable[[chess.Board, Sequence[str]], chess.Move]

@@ -13,7 +13,7 @@ We first gave every game in flight its own process, cleared once per game; start
 Stockfish process (loading its network, ~0.2 CPU-seconds and ~90 MB) then cost more than
 the clearing it saved. A process that dies, or misses its deadline, is restarted
 (``UciEngine``) and asked again from the same position; the count is reported per move, and
-so per game.
+so per game, and so is a reply that is not a legal move of the game's position.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from __future__ import annotations
 from concurrent.futures import Future, ThreadPoolExecutor
 from queue import SimpleQueue
 from typing import Mapping, Sequence
+
+import chess
 
 from .limit import EngineLimit, LimitLike
 from .uci import SEARCH_MARGIN, UciEngine
@@ -48,19 +50,22 @@ class EnginePool:
         self._threads = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="engine")
         self.name = self._engines[0].name
 
-    def submit(self, moves_uci: Sequence[str], limit: LimitLike) -> Future:
+    def submit(self, moves_uci: Sequence[str], limit: LimitLike, board: chess.Board | None = None) -> Future:
         """The engine's move after ``moves_uci``, as a future of (UCI move, restarts it took).
 
-        The limit is parsed here, so a wrong one fails in the caller rather than in a future.
+        ``board`` is the position those moves reach (built from them when not given); the reply
+        is checked against it (a copy: the search runs in another thread). The limit is parsed here, so a wrong one fails in
+        the caller rather than in a future.
         """
-        return self._threads.submit(self._search, list(moves_uci), EngineLimit.parse(limit))
+        return self._threads.submit(self._search, list(moves_uci), EngineLimit.parse(limit),
+                                    None if board is None else board.copy(stack=False))
 
-    def _search(self, moves_uci: list[str], limit: EngineLimit) -> tuple[str, int]:
+    def _search(self, moves_uci: list[str], limit: EngineLimit, board: chess.Board | None) -> tuple[str, int]:
         engine = self._idle.get()
         try:
             before = engine.restarts
             engine.new_game()  # a dead or silent process is restarted here (and counted)
-            move = engine.best_move(moves_uci, limit)
+            move = engine.best_move(moves_uci, limit, board=board)
             return move, engine.restarts - before
         finally:
             self._idle.put(engine)

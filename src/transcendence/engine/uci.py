@@ -13,6 +13,10 @@ Faults it survives, because a long run must lose nothing to one bad engine proce
   plus ``search_margin``. Each restart is counted in ``restarts``, and the request gives up
   only after ``max_failures`` failures in a row on that one request, so a long shard on a
   flaky machine goes on while an engine that fails on every try still stops the job.
+- a reply that is not a legal move of the position asked about (an illegal move, ``zz99``, a
+  bare ``bestmove``, ``(none)`` where there are moves) is a failure like a death: the process
+  is killed, restarted, asked again and counted, since pushing it would go on from a board
+  the engine never saw, and a game could be written with an illegal move.
 - a job that receives SIGTERM (Snakemake stopping, a cluster's time limit) kills its engine
   processes at once and exits (:func:`stop_engines_on_sigterm`), rather than leaving an
   orphaned search running or waiting for one.
@@ -31,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence, TypeVar
+
+import chess
 
 from .limit import EngineLimit, LimitLike
 
@@ -51,6 +57,10 @@ class EngineError(RuntimeError):
 
 class EngineTimeout(EngineError):
     """The engine did not answer within its deadline."""
+
+
+class EngineBadReply(EngineError):
+    """The engine answered something that is not a legal move of the position; asking again may help."""
 
 
 class EngineAnswerError(EngineError):
@@ -268,12 +278,20 @@ class UciEngine:
         self.close()
 
     # -- playing ------------------------------------------------------------------------
-    def best_move(self, moves_uci: Sequence[str], limit: LimitLike, start_fen: str | None = None) -> str:
+    def best_move(self, moves_uci: Sequence[str], limit: LimitLike, start_fen: str | None = None,
+                  board: chess.Board | None = None) -> str:
         """The engine's move (UCI notation) after ``moves_uci`` from the start position.
 
-        A process that dies or misses the search's deadline is restarted and asked again
+        The reply is checked against ``board``, the position those moves reach (built here
+        when not given; callers that hold it pass it, since replaying a long game for every
+        move costs what a shallow search does). A process that dies, misses the search's
+        deadline or answers a move that is not legal there is restarted and asked again
         from the same position (see the class).
         """
+        if board is None:
+            board = chess.Board(start_fen) if start_fen else chess.Board()
+            for move in moves_uci:
+                board.push_uci(move)
         position = f"position fen {start_fen}" if start_fen else "position startpos"
         if moves_uci:
             position += " moves " + " ".join(moves_uci)
@@ -284,12 +302,24 @@ class UciEngine:
         def attempt() -> str:
             self._send(position)
             self._send(go)
-            move = self._read_until("bestmove", timeout)[-1].split()[1]
-            if move in ("(none)", "0000"):
-                raise EngineAnswerError(f"engine {self.path} has no move in position after {list(moves_uci)}")
-            return move
+            return self._checked_move(self._read_until("bestmove", timeout)[-1], board)
 
-        return self._retrying(f"the move after {len(moves_uci)} plies", attempt)
+        return self._retrying(f"the move after {len(moves_uci)} plies ({board.fen()})", attempt)
+
+    def _checked_move(self, reply: str, board: chess.Board) -> str:
+        """The move of a ``bestmove`` line, or :class:`EngineBadReply` when it is not legal in ``board``."""
+        tokens = reply.split()
+        move = tokens[1] if len(tokens) > 1 else ""
+        if move in ("(none)", "0000") and board.is_game_over(claim_draw=False):
+            raise EngineAnswerError(f"engine {self.path} has no move in position {board.fen()}: it is over")
+        try:
+            legal = board.is_legal(chess.Move.from_uci(move))
+        except ValueError:  # not UCI notation at all: zz99, an empty move
+            legal = False
+        if not legal:
+            raise EngineBadReply(f"engine {self.name or '?'} ({self.path}) answered {reply.strip()!r} in position "
+                                 f"{board.fen()}: {move or 'no move'} is not a legal move there")
+        return move
 
     # -- analysing ----------------------------------------------------------------------
     def analyse(self, fen: str, limit: LimitLike, multipv: int = 1) -> list[tuple[str, str, int]]:

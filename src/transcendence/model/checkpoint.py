@@ -35,13 +35,47 @@ def save_model(path: str | Path, model: GPT, extra: Mapping[str, object]) -> Non
     save_atomic(path, {"model_config": model.config.to_dict(), "state_dict": state, **extra})
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu"):
-    """The evaluated model of a checkpoint, of whichever family wrote it (GPT or board network)."""
-    ckpt = torch.load(path, map_location=device, weights_only=True)
-    if ckpt.get("family", "text") == "board":
-        return load_board_model(ckpt, device)
-    model = GPT(GPTConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["state_dict"])
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read, holds no model, or is of another model family."""
+
+
+def read_checkpoint(path: str | Path, device: str | torch.device = "cpu", *,
+                    weights_only: bool = True) -> dict:
+    """``torch.load`` of a checkpoint, or :class:`CheckpointError` naming the file and what is wrong."""
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=weights_only)
+    except FileNotFoundError:
+        raise
+    # Damaged bytes reach torch.load as many types (a truncated archive: OSError or RuntimeError;
+    # a text file: UnpicklingError or IndexError), none naming the file.
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated, or not one at all): "
+                              f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint")
+    return ckpt
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu", family: str | None = None):
+    """The evaluated model of a checkpoint, of whichever family wrote it (GPT or board network).
+
+    ``family`` (the config's ``model.family``), when given, must be the checkpoint's: a model of
+    the other family would be played without a word (the board network in ``legal_moves``).
+    """
+    ckpt = read_checkpoint(path, device)
+    found = ckpt.get("family", "text")
+    if family is not None and found != family:
+        raise CheckpointError(f"{path} is a {found}-family checkpoint, but model.family is {family}")
+    if not {"model_config", "state_dict"} <= ckpt.keys():
+        raise CheckpointError(f"{path} holds no model: its keys are {sorted(ckpt)}, "
+                              "not model_config and state_dict")
+    try:
+        if found == "board":
+            return load_board_model(ckpt, device)
+        model = GPT(GPTConfig(**ckpt["model_config"]))
+        model.load_state_dict(ckpt["state_dict"])
+    except (TypeError, RuntimeError) as exc:  # a config or weights of another shape
+        raise CheckpointError(f"{path} does not hold a {found}-family model: {exc}") from exc
     return model.to(device).eval()
 
 

@@ -139,7 +139,7 @@ def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Player, games
             if mistake is not None:
                 game.push(mistake)
                 continue
-            searching[engines.submit(game.moves_uci, opponent.limit)] = game
+            searching[engines.submit(game.moves_uci, opponent.limit, game.board)] = game
             return False
 
     def collect(done: Iterable[Future]) -> None:
@@ -296,7 +296,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
               temperature: float, opponent: Player, games: int, seed: int, mode: str,
               max_tries: int, max_fullmoves: int, engine_path: str, threads: int = 1,
               device: str = "cpu", batch_games: int = 1, engine_margin: float = SEARCH_MARGIN,
-              log: TextIO = sys.stderr) -> dict[str, object]:
+              family: str | None = None, log: TextIO = sys.stderr) -> dict[str, object]:
     """Play ``games`` games (alternating colours), ``batch_games`` at a time, resuming from
     partial outputs of the same work; the PGN and table list the games in order whatever
     order they ended in.
@@ -304,13 +304,14 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
     ``threads`` is both the model's CPU threads and the number of engine processes;
     ``engine_margin`` is how many seconds past its limit a search may take before its
     engine is killed and restarted. SIGTERM kills the engines and ends the shard at once.
+    ``family`` (the config's ``model.family``), when given, must be the checkpoint's.
     """
     from ..model.checkpoint import load_model
     from ..model.device import pick_device
 
     torch.set_num_threads(threads)
     model_sha256 = file_sha256(model_path)  # the file, not the object: any model family
-    model = load_model(model_path, pick_device(device))
+    model = load_model(model_path, pick_device(device), family=family)
     pgn_out, table_out = Path(pgn_out), Path(table_out)
     pgn_part = pgn_out.with_name(pgn_out.name + ".partial")
     table_part = table_out.with_name(table_out.name + ".partial")

@@ -15,6 +15,7 @@ players it learned from sit on one scale.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -33,40 +34,66 @@ RATINGS_COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games",
 # The evaluation table's fields the ratings read, and the type each must parse as.
 _FIELDS = {"game": int, "cap": int, "temperature": float, "model_score": float, "opponent_rating": float,
            "forfeit": int, "illegal_tries": int, "opponent": str, "mode": str, "engine": str}
+# The model's score for each (result, model_color): what model_score must say.
+_SCORES = {("1-0", "white"): 1.0, ("1-0", "black"): 0.0, ("0-1", "white"): 0.0, ("0-1", "black"): 1.0,
+           ("1/2-1/2", "white"): 0.5, ("1/2-1/2", "black"): 0.5}
+_CHECKED = [*_FIELDS, "result", "model_color"]
 
 
-def _parses(kind: type, value: str) -> bool:
-    """Whether a field read as text converts to ``kind`` as :func:`rate_rows` will convert it.
+def _field_problem(name: str, kind: type, value: str) -> str | None:
+    """What is wrong with one field read as text, as :func:`rate_rows` will convert it, or None.
 
     A text field must not be empty: pandas reads the fields a torn row lacks as ``''``, and no
-    shard writes an empty opponent, mode or engine.
+    shard writes an empty opponent, mode or engine. A number must be finite: ``float`` reads
+    ``nan`` and ``inf``, which would reach the rating fit as a score or an opponent's rating.
     """
     if kind is str:
-        return value != ""
+        return None if value != "" else f"field {name!r} is '', not present"
     try:
-        kind(value)
+        number = kind(value)
     except ValueError:
-        return False
-    return True
+        return f"field {name!r} is {value!r}, not a number"
+    if not math.isfinite(number):
+        return f"field {name!r} is {value!r}, not a finite number"
+    return None
+
+
+def _row_problem(row: Mapping[str, str]) -> str | None:
+    """What is wrong with one evaluation row, or None: a field that does not parse, or a score
+    its result and colour do not give (a hand edit that would move the rating silently)."""
+    for name, kind in _FIELDS.items():
+        problem = _field_problem(name, kind, row[name])
+        if problem:
+            return problem
+    if row["forfeit"] not in ("0", "1"):
+        return f"field 'forfeit' is {row['forfeit']!r}, not 0 or 1"
+    expected = _SCORES.get((row["result"], row["model_color"]))
+    if expected is None:
+        return (f"fields 'result', 'model_color' are {row['result']!r}, {row['model_color']!r}, "
+                f"not a result of {sorted({r for r, _ in _SCORES})} and white or black")
+    if float(row["model_score"]) != expected:
+        return (f"field 'model_score' is {row['model_score']!r}, but the result {row['result']} "
+                f"with the model as {row['model_color']} scores {expected}")
+    return None
 
 
 def read_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
     """Every row of the evaluation tables, as text, each checked to hold the fields the ratings read.
 
-    A row that does not (a torn line, a hand edit) stops the stage with its file and line,
-    rather than as a bare ``int()`` error later, from a row no message could locate.
+    A row that does not (a torn line, a hand edit, a score its result contradicts) stops the
+    stage with its file, line and field, rather than as a bare ``int()`` error later, from a
+    row no message could locate, or as a rating moved without a word.
     """
     tables = []
     for path in paths:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)  # a missing field reads as ''
-        for name, kind in _FIELDS.items():
+        for name in _CHECKED:
             if name not in table:
                 raise ValueError(f"{path} has no field {name!r}; re-run that evaluation shard")
-            parses = table[name].map(lambda value: _parses(kind, value)).astype(bool)
-            if not parses.all():
-                row = int(parses.idxmin())  # the first that does not; line 1 is the header
-                raise ValueError(f"{path}, line {row + 2}: field {name!r} is {table[name][row]!r}, "
-                                 f"not {'a number' if kind is not str else 'present'}; re-run that evaluation shard")
+        for row, record in enumerate(table[_CHECKED].to_dict("records")):
+            problem = _row_problem(record)
+            if problem:  # line 1 is the header
+                raise ValueError(f"{path}, line {row + 2}: {problem}; re-run that evaluation shard")
         tables.append(table)
     return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=list(_FIELDS))
 

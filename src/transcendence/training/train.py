@@ -17,8 +17,10 @@ pinned memory and sent asynchronously, and one host synchronisation per optimise
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
 import sys
 import time
 from contextlib import nullcontext
@@ -33,7 +35,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..data.packing import load_blocks
 from ..files import file_sha256, write_json
 from ..logs import format_duration
-from ..model.checkpoint import save_atomic, save_model
+from ..model.checkpoint import CheckpointError, read_checkpoint, save_atomic, save_model
 from ..model.device import compute_description, pick_device
 from ..model.gpt import GPT, GPTConfig
 from . import distributed
@@ -208,7 +210,8 @@ def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.n
     """Load the training state at ``state_path`` into ``model`` and ``opt`` when it was saved
     under the same ``recipe`` (model, hyperparameters, the data's hashes); returns (step,
     history, the compute the state was trained on), (0, [], None) for a fresh start. A state
-    of other work is ignored, never mixed in. ``compute`` is this run's
+    of other work is ignored, never mixed in; one that cannot be read (truncated, not a
+    state at all) is set aside as ``<state>.damaged``, with a log line. ``compute`` is this run's
     :func:`~transcendence.model.device.compute_description`.
 
     A state trained on another machine is resumed, with a log line: the work is the same,
@@ -217,7 +220,21 @@ def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.n
     """
     if not state_path or not state_path.exists():
         return 0, [], None
-    state = torch.load(state_path, map_location=device, weights_only=False)
+    try:
+        state = read_checkpoint(state_path, device, weights_only=False)
+        missing = sorted({"state_dict", "optimizer", "step", "history"} - state.keys())
+        if missing:
+            raise CheckpointError(f"{state_path} is no training state: it lacks {', '.join(missing)}")
+    except CheckpointError as exc:
+        # A state is only a head start: one that cannot be read must not stop training until a
+        # person deletes it. Set aside, not deleted, so the damage can still be looked at.
+        aside = state_path.with_name(state_path.name + ".damaged")
+        with contextlib.suppress(FileNotFoundError):  # another data-parallel rank was first
+            os.replace(state_path, aside)
+        print(f"[train] {exc}; set aside as {aside}; starting afresh", file=log, flush=True)
+        return 0, [], None
+    except FileNotFoundError:  # another data-parallel rank set it aside after our exists()
+        return 0, [], None
     saved = state.get("recipe") or {}
     if saved != recipe:
         changed = sorted(k for k in set(saved) | set(recipe) if saved.get(k) != recipe.get(k))
