@@ -49,7 +49,7 @@ LAYERS: list[tuple[str, ...]] = [
     # The training loops (on data's sets, with play's sampler for the legality check).
     ("training",),
     # Ratings: the calibration games reuse data.synthetic's engine move choice and
-    # play.opponent. Nothing ranks it against training but the workflow's order.
+    # players. Nothing ranks it against training but the workflow's order.
     ("rating",),
     # The paper's analyses read every stage's outputs and reuse its code (data.synthetic's
     # personas for the expected reward, play's families, the engine's move values).

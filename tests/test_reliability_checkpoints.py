@@ -14,7 +14,7 @@ from transcendence.model.board_network import BoardNet, BoardNetConfig
 from transcendence.model.checkpoint import load_model, save_board_model, save_model
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.play.evaluate import run_shard
-from transcendence.play.opponent import Opponent
+from transcendence.players.player import Player
 from transcendence.training.train import TrainConfig, train
 
 from .conftest import TINY_MODEL_SIZES
@@ -48,7 +48,7 @@ def test_a_board_checkpoint_in_a_text_run_is_refused_at_load_naming_both(tmp_pat
     save_board_model(board, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {})
     with pytest.raises(ValueError, match=rf"^{board} is a board-family checkpoint, but model.family is text$"):
         run_shard(board, tmp_path / "g.pgn", tmp_path / "g.csv", cap=400, temperature=1.0,
-                  opponent=Opponent("fake-d1", 500, {"depth": 1}), games=2, seed=5, mode="legal_moves",
+                  opponent=Player("fake-d1", 500, {"depth": 1}), games=2, seed=5, mode="legal_moves",
                   max_tries=5, max_fullmoves=4, engine_path=make_engine(tmp_path / "e"), family="text")
     assert not (tmp_path / "g.csv").exists()
     assert isinstance(load_model(board, family="board"), BoardNet)
