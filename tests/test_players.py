@@ -144,3 +144,69 @@ def test_the_vote_flips_to_the_shared_mistake_past_the_threshold():
         # the vote flips at p = 0.25.
         vote = majority(mixture(board, engine_move, players, {"p": 1.0}))
         assert (vote == engine_move) is expect_engine
+
+
+# -- every stage plays the same player -------------------------------------------------------
+
+def opponent_moves(pgn_path, opponent_name: str) -> list[tuple[chess.Board, chess.Move]]:
+    """(position, move) of every move ``opponent_name`` made in a PGN file."""
+    import chess.pgn
+
+    out = []
+    with open(pgn_path) as fh:
+        while (game := chess.pgn.read_game(fh)) is not None:
+            board = game.board()
+            for move in game.mainline_moves():
+                mover = game.headers["White"] if board.turn == chess.WHITE else game.headers["Black"]
+                if mover == opponent_name:
+                    out.append((board.copy(), move))
+                board.push(move)
+    return out
+
+
+STAGE_PLAYERS = {
+    # Every mistake shared: each move the player makes is the rule's move.
+    "shared": dict(eps=1.0, mistakes=MistakeRule(share=1.0, shared="network", seed=4)),
+    # A persona: pawn moves four times as likely as under a uniform mistake.
+    "pawns": dict(eps=1.0, persona="pawns"),
+}
+
+
+def check_stage_player(kind: str, moves: list[tuple[chess.Board, chess.Move]]) -> None:
+    assert len(moves) > 20
+    if kind == "shared":
+        rule = STAGE_PLAYERS["shared"]["mistakes"]
+        assert all(move == rule.shared_move(board) for board, move in moves)
+    else:
+        pawn = sum(b.piece_type_at(m.from_square) == chess.PAWN for b, m in moves) / len(moves)
+        uniform = np.mean([sum(b.piece_type_at(m.from_square) == chess.PAWN for m in b.legal_moves)
+                           / b.legal_moves.count() for b, _ in moves])
+        assert pawn > uniform + 0.1
+
+
+@pytest.mark.parametrize("kind", sorted(STAGE_PLAYERS))
+def test_the_evaluation_opponent_errs_by_its_persona_and_rule(tmp_path, kind):
+    import torch
+
+    from transcendence.model.board_network import BoardNet, BoardNetConfig
+    from transcendence.model.checkpoint import save_board_model
+    from transcendence.play.evaluate import run_shard
+
+    torch.manual_seed(0)
+    model = tmp_path / "model.pt"
+    save_board_model(model, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {})
+    opponent = Player("opp", 0, D1, **STAGE_PLAYERS[kind])
+    run_shard(model, tmp_path / "g.pgn", tmp_path / "g.csv", cap=400, temperature=1.0, opponent=opponent, games=4,
+              seed=1, mode="legal_moves", max_tries=1, max_fullmoves=20, engine_path="stockfish", batch_games=2)
+    check_stage_player(kind, opponent_moves(tmp_path / "g.pgn", "opp"))
+
+
+@pytest.mark.parametrize("kind", sorted(STAGE_PLAYERS))
+def test_the_calibration_players_err_by_their_persona_and_rule(tmp_path, kind):
+    from transcendence.rating.calibration import calibrate
+
+    player = Player("opp", 0, D1, **STAGE_PLAYERS[kind])
+    calibrate([player], Player("random", 0, D1, eps=1.0), games_per_pair=6, seed=2, engine_path="stockfish",
+              max_fullmoves=20, pgn_out=tmp_path / "g.pgn", csv_out=tmp_path / "o.csv", json_out=tmp_path / "o.json",
+              extra=[Player("sf", 100, D1, eps=0.0)])
+    check_stage_player(kind, opponent_moves(tmp_path / "g.pgn", "opp"))

@@ -270,7 +270,7 @@ def test_evaluation_shard_asks_again_after_an_illegal_reply_and_fails_on_an_engi
 
 
 def test_synthetic_shard_asks_again_after_an_illegal_reply_and_fails_on_an_engine_that_only_lies(tmp_path):
-    kw = dict(seed=3, shard=0, limit={"depth": 1}, max_plies=30)
+    kw = dict(seed=3, shard=0, max_plies=30)
     clean = tmp_path / "clean.pgn.zst"
     generate_shard(clean, PLAYERS, 4, engine_path=make_engine(tmp_path / "sound"), **kw)
     once = make_engine(tmp_path / "once", "--lie-at", "5", "--lie", "bestmove", "--marker", str(tmp_path / "lied"))

@@ -42,7 +42,8 @@ def test_each_condition_is_the_file_with_its_overrides():
     assert list(configs) == CONDITIONS
     plain = {k: v for k, v in SWEEP.items() if k != "sweep"}
     assert configs["s8"] == plain == yaml.safe_load((ROOT / "config/smoke-board.yaml").read_text())
-    assert configs["s9"] == {**plain, "seed": 9}
+    shared = {**plain["synthetic"], "mistakes": {**plain["synthetic"]["mistakes"], "share": 1.0}}
+    assert configs["s9"] == {**plain, "seed": 9, "synthetic": shared}
 
 
 def test_a_bad_condition_fails_naming_it():
@@ -207,7 +208,11 @@ def test_sweep_summary_has_a_row_per_condition_cap_and_temperature(sweep_run):
     temperatures = [float(t) for t in SWEEP["evaluate"]["temperatures"]]
     assert [(r["condition"], int(r["cap"]), float(r["temperature"])) for r in rows] == [
         (c, cap, t) for c in CONDITIONS for cap in SWEEP["caps"] for t in temperatures]
-    assert {r["seed"] for r in rows} == {"8", "9"}
+    assert {(r["seed"], r["share"]) for r in rows} == {("8", "0.0"), ("9", "1.0")}
+    # Every mistake shared: the ideal learner's vote is the shared move wherever the players
+    # err more often than they play the engine's move (eps0.875 and eps0.75 at cap 400).
+    shared = [r for r in rows if r["share"] == "1.0" and r["ideal_majority_shared"] != ""]
+    assert shared and all(float(r["ideal_majority_shared"]) > 0.5 for r in shared)
     reward_caps = {str(c) for c in SWEEP["reward"]["caps"]}
     assert all((r["reward_minus_best"] != "") == (r["cap"] in reward_caps) for r in rows)
     for r in rows:
