@@ -6,6 +6,7 @@ are not UTF-8, real Snakemake runs. None of them mocks the thing it claims survi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -298,3 +299,30 @@ def test_a_stop_sent_to_snakemake_alone_stops_its_running_jobs_at_once(tmp_path,
                            cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr[-3000:]
     assert (tmp_path / "out.txt").read_text() == "done\n"
+
+
+def test_a_stop_sent_to_make_alone_stops_snakemake_and_its_jobs(tmp_path):
+    """make passes a SIGTERM it gets to its recipe's shell only, which dies: Snakemake and its
+    jobs ran on. Started as `make reproduce` starts it (stop_jobs.py, ``$(STOPPABLE)``),
+    Snakemake is sent SIGTERM when that shell dies, and its hook stops the jobs."""
+    makefile = (ROOT / "Makefile").read_text()
+    runs = [line for line in makefile.splitlines() if "$(BIN)/snakemake --cores $(CORES)" in line]
+    assert len(runs) == 3 and all("$(STOPPABLE) $(BIN)/snakemake" in line for line in runs)
+    (tmp_path / "Snakefile").write_text(STOPPED_SNAKEFILE)
+    (tmp_path / "Makefile").write_text(  # a compound command, as reproduce's: the shell stays
+        f"go:\n\tif true; then {sys.executable} {ROOT}/src/transcendence/stop_jobs.py -- "
+        f"{sys.executable} -m snakemake --cores 1; fi\n")
+    proc = subprocess.Popen(["make", "-s", "go"], cwd=tmp_path, env=ENV, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = tmp_path / "job.pid"
+    try:
+        _wait_for(lambda: job.exists() and job.read_text().strip(), "the job to start", 120)
+        pid = int(job.read_text())
+        proc.send_signal(signal.SIGTERM)                    # to make alone
+        proc.wait(timeout=30)
+        _wait_for(lambda: not Path(f"/proc/{pid}").exists(), "the job to stop", 30)
+        _wait_for(lambda: not list((tmp_path / ".snakemake" / "locks").glob("*.lock")), "Snakemake to exit", 30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the group (nothing, when it passes)
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not (tmp_path / "out.txt").exists()

@@ -15,13 +15,23 @@ stands, after its last checkpoint), then lets Snakemake's own handler run, so th
 as soon as they have, its lock removed and the stopped jobs' outputs deleted. A second stop
 sends them SIGKILL.
 
-The package never imports Snakemake: this only reads ``/proc`` and sets signal handlers.
+A stop sent to ``make reproduce`` alone is another matter: make passes SIGTERM to its
+recipe's shell, which dies without a word to Snakemake. ``make reproduce`` therefore starts
+Snakemake through :func:`main`, which asks the kernel to send it SIGTERM when its parent (that
+shell) dies (``PR_SET_PDEATHSIG``) and then becomes Snakemake (``exec``):
+
+    python src/transcendence/stop_jobs.py -- snakemake [ARGS]
+
+The package never imports Snakemake: this only reads ``/proc``, sets signal handlers and
+execs the command it is given (run as a file, it imports nothing of the package).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -75,3 +85,25 @@ def forward_stops_to_jobs() -> None:
                 os.kill(os.getpid(), signum)
 
         signal.signal(sig, handler)
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Become ``COMMAND`` (``-- COMMAND ARGS``), to be sent SIGTERM when this parent dies."""
+    command = list(sys.argv[1:] if argv is None else argv)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        sys.exit("usage: python src/transcendence/stop_jobs.py -- COMMAND [ARGS]")
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):  # elsewhere: the command runs without it
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request: stop as it would have
+            sys.exit(143)
+    os.execvp(command[0], command)
+
+
+if __name__ == "__main__":
+    main()
