@@ -17,6 +17,10 @@ DVC = PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc
 SNAKEMAKE_AGREES = { $(DVC) status --quiet || { echo "dvc status: results differ from dvc.lock; not marking them up to date" >&2; exit 1; }; } \
 	&& $(BIN)/snakemake --touch --cores 1 --configfile $(CONFIG) --quiet
 
+# Snakemake as make's recipe runs it: sent SIGTERM when the recipe's shell dies (make passes a
+# SIGTERM it gets to that shell only), so that a stop of make stops the jobs too (stop_jobs.py).
+STOPPABLE = $(BIN)/python src/transcendence/stop_jobs.py --
+
 .PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure report clean dvc.yaml restore
 
 # A sweep (CONFIG with a top-level `sweep:` section) runs every condition in this one Snakemake
@@ -30,12 +34,12 @@ SWEEP := $(shell grep -qs '^sweep:' $(CONFIG) && echo yes)
 reproduce: setup $(if $(SWEEP),,dvc.yaml)
 	@# A run killed hard leaves Snakemake's lock: cleared when no Snakemake runs here, else said.
 	@PYTHONPATH=src $(BIN)/python -m transcendence.stale_lock -- $(BIN)/snakemake --unlock --cores 1 --configfile $(CONFIG)
-	if [ -n "$(SWEEP)" ]; then $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS); \
+	if [ -n "$(SWEEP)" ]; then $(STOPPABLE) $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS); \
 	elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
 	  stale=$$($(DVC) status --json | PYTHONPATH=src $(BIN)/python -m transcendence.provenance.dvc_stages --stale /dev/stdin) \
-	  && $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS) $${stale:+--forcerun $$stale} \
+	  && $(STOPPABLE) $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS) $${stale:+--forcerun $$stale} \
 	  && $(DVC) commit --force --quiet && $(SNAKEMAKE_AGREES); \
-	else $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS); fi
+	else $(STOPPABLE) $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) $(SNAKEMAKE_ARGS); fi
 
 # dvc.yaml, generated from the Snakemake workflow for CONFIG (src/transcendence/provenance/dvc_stages.py).
 dvc.yaml:

@@ -59,6 +59,16 @@ except ConfigError as exc:
     raise WorkflowError(str(exc)) from None
 validate(config, "workflow/schemas/config.schema.yaml")
 
+
+# A stop sent to Snakemake alone (SIGTERM, or SIGINT not from a terminal) made it wait for its
+# running jobs; onstart runs after Snakemake sets its handlers, and this wraps them so that the
+# jobs are stopped first (SIGTERM; a second stop SIGKILL): see stop_jobs.py.
+from transcendence.stop_jobs import forward_stops_to_jobs
+
+
+onstart:
+    forward_stops_to_jobs()
+
 # Which configuration runs, with a fingerprint of its validated content (sha256 of its JSON,
 # keys sorted): tests/test_readme.py checks that it is each config file's own content.
 logger.info(

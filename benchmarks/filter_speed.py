@@ -12,7 +12,8 @@ players are both rated at most ``--cap``:
 
 All three must keep the same number of games. Ours replays every ``--replay-every``-th game
 it keeps with python-chess (the legality sample, ``filter.replay_every``; 0 for none); the
-rate of that replay alone is printed too.
+rate of that replay alone is printed too, and what the sample's extension after an illegal
+game (``MIN_SAMPLE`` games) costs at that rate.
 
     .venv/bin/python benchmarks/filter_speed.py [--games 200000] [--cap 1500] [--replay-every 10000]
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 import chess
 import chess.pgn
 
-from transcendence.data.filtering import filter_dump, illegal_move
+from transcendence.data.filtering import MIN_SAMPLE, filter_dump, illegal_move
 from transcendence.pgn.stream import iter_games
 
 
@@ -149,6 +150,8 @@ def main() -> None:
     print(f"legality replay        {replay_rate:9.0f} games/s (first {n_replay} games): replaying all "
           f"{kept['ours']} kept games would add {every:.0f} s to the filter's {best['ours']:.1f} s "
           f"({(best['ours'] + every) / best['ours']:.0f}x slower)")
+    print(f"extended sample        an illegal game found replays up to {MIN_SAMPLE} games: at most "
+          f"{MIN_SAMPLE / replay_rate:.2f} s more per dump, once")
     shutil.rmtree(work)
 
 

@@ -285,6 +285,11 @@ def test_board_training_is_deterministic_and_resumes_exactly(tmp_path):
     assert torch.load(tmp_path / "sc.pt", weights_only=False)["step"] == 5
     resumed = run("c", "sc.pt")
     assert all(torch.equal(first[k], resumed[k]) for k in first)
+    # A forced re-run resumes the finished state, with no step left: metrics.json, which DVC
+    # hashes, is what the run wrote (the final loss was once rewritten rounded from the history).
+    metrics = (tmp_path / "a" / "metrics.json").read_bytes()
+    run("a", "sa.pt")
+    assert (tmp_path / "a" / "metrics.json").read_bytes() == metrics
 
 
 def test_a_board_state_learnt_from_other_positions_of_the_same_count_is_not_resumed(tmp_path):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import yaml
 
-from transcendence.provenance.dvc_stages import (config_keys, imported_modules, main, parse_dry_run, read_helpers,
-                                      read_rules, stage_params, stale_outputs)
+from transcendence.provenance.dvc_stages import (build, config_keys, imported_modules, main, parse_dry_run,
+                                      read_helpers, read_rules, stage_params, stale_outputs)
 
 from .conftest import ROOT
 
@@ -143,3 +147,46 @@ def test_a_stage_the_lock_does_not_hold_is_not_forced(tmp_path, monkeypatch, cap
     (tmp_path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train-cap400": {}}}))
     main(["--stale", "status.json"])
     assert capsys.readouterr().out.split() == ["results/models/cap400/model.pt", "results/models/cap400/metrics.json"]
+
+
+def test_a_forced_rerun_that_changes_only_its_log_leaves_dvc_status_clean(tmp_path):
+    """A job's log holds timings, so a forced re-run of the same work rewrites it with other
+    bytes: a stage that declared it an output was then `modified` in `dvc status` though
+    every result was the same. Logs are no stage's outputs; a real DVC says nothing changed."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "train.smk").write_text(RULES)
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "train.py").write_text("# the rule's script\n")
+    (tmp_path / "config.yaml").write_text("train: {max_steps: 1}\nevaluate: {device: cpu}\n")
+    smk = [tmp_path / "rules" / "train.smk"]
+    document = build(parse_dry_run(DRY_RUN), read_rules(smk), read_helpers(smk), "config.yaml", "config.yaml",
+                     tmp_path)
+    stage = document["stages"]["train-cap400"]
+    everything = [o for kind in ("outs", "metrics", "plots") for o in stage.get(kind, []) if isinstance(o, str)]
+    assert everything and not any(o.startswith("results/logs/") for o in everything)
+    for dep in ("results/datasets/cap400/train.bin", "results/datasets/cap400/val.bin"):
+        (tmp_path / dep).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / dep).write_text(dep)
+    job = ("mkdir -p results/models/cap400/dvclive/plots/metrics results/logs/train"
+           " && echo weights > results/models/cap400/model.pt"
+           " && printf 'step\\tloss\\n1\\t1\\n' > results/models/cap400/dvclive/plots/metrics/loss.tsv"
+           " && echo '{\"loss\": 1}' > results/models/cap400/metrics.json"
+           " && date +%s%N > results/logs/train/cap400.log")  # the log, as a job's, holds a time
+    stage["cmd"] = job
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DVC_")} | {"DVC_NO_ANALYTICS": "1"}
+    dvc = str(Path(sys.executable).parent / "dvc")
+
+    def sh(*cmd: str) -> str:
+        done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    sh(dvc, "init", "--no-scm", "-q")
+    sh(dvc, "config", "core.autostage", "false")
+    sh(dvc, "repro", "-q")
+    before = (tmp_path / "results/logs/train/cap400.log").read_text()
+    sh("sh", "-c", job)  # a forced re-run by Snakemake, outside DVC: the same results, a new log
+    assert (tmp_path / "results/logs/train/cap400.log").read_text() != before
+    assert json.loads(sh(dvc, "status", "--json")) == {}
+

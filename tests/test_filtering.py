@@ -10,7 +10,7 @@ import pytest
 import zstandard
 
 from transcendence.files import open_binary
-from transcendence.data.filtering import drop_why, filter_dump, game_drop_reason, illegal_move
+from transcendence.data.filtering import MIN_SAMPLE, drop_why, filter_dump, game_drop_reason, illegal_move
 from transcendence.data.distinct_players import DistinctPlayers
 from transcendence.pgn.stream import DumpError, decoded_blocks, games_of_blocks, iter_chunks, iter_games
 
@@ -191,21 +191,26 @@ def _reference_filter(path, caps, replay_every=0):
     """The filter's rules applied to the reference reader's games, whole file at once.
 
     The first game that fits a cap and every ``replay_every``-th after it (in file order) is
-    replayed; one with an illegal move is dropped.
+    replayed, and every one while an illegal game found extends the sample to ``MIN_SAMPLE``;
+    one with an illegal move is dropped.
     """
     with open_binary(path) as fh:
         data = fh.read().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     games = list(games_of_blocks(decoded_blocks(data, 1)))
     kept = {cap: [] for cap in caps}
     dropped, examples, players = {}, {}, {cap: set() for cap in caps}
-    fitting = 0
+    fitting = replayed = extra = 0  # extra: games still to replay after an illegal one (MIN_SAMPLE)
     for g in games:
         reason = game_drop_reason(g)
         why = drop_why(g, reason)
         if not reason and replay_every and max(int(g.tags["WhiteElo"]), int(g.tags["BlackElo"])) <= caps[-1]:
             fitting += 1
-            if (fitting - 1) % replay_every == 0 and (why := illegal_move(g.movetext)):
-                reason = "illegal"
+            if (fitting - 1) % replay_every == 0 or extra:
+                extra = max(extra - 1, 0)
+                replayed += 1
+                if why := illegal_move(g.movetext):
+                    reason = "illegal"
+                    extra = max(extra, MIN_SAMPLE - replayed)
         if reason:
             dropped[reason] = dropped.get(reason, 0) + 1
             examples.setdefault(reason, f"{path}: line {g.line}: {why}")
@@ -305,15 +310,48 @@ def test_sampled_games_with_illegal_moves_are_dropped_and_counted(tmp_path):
     path.write_text("".join(games))
     stats = filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO(),
                         replay_every=3, max_bad_share=1.0)
-    assert stats["dropped"] == {"illegal": 2}                            # games 1, 4, 7, 10... replayed
-    assert stats["legality"] == {"replay_every": 3, "replayed": 14, "illegal": 2}
+    # Games 1 and 4 replayed, then (4 was illegal: the sample extends to 200) every one after it.
+    assert stats["dropped"] == {"illegal": 3}
+    assert stats["legality"] == {"replay_every": 3, "replayed": 38, "illegal": 3, "replayed_after_illegal": 24}
     assert stats["dropped_examples"]["illegal"].startswith(f"{path}: line 28: ply 3 (2.Ke3) is not legal")
-    assert stats["kept_per_cap"] == {"1000": 38}
+    assert stats["kept_per_cap"] == {"1000": 37}
     every = filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO(),
                         replay_every=1, max_bad_share=1.0)
     assert every["dropped"] == {"illegal": 3} and every["kept_per_cap"] == {"1000": 37}
     with pytest.raises(DumpError, match=r"3 of the 40 games replayed \(7.50%\) have an illegal move"):
         filter_dump(path, {1000: tmp_path / "o.pgn"}, tmp_path / "s.json", log=io.StringIO(), replay_every=1)
+
+
+@pytest.mark.parametrize("chunk", [97, 1 << 22])
+def test_a_dump_whose_first_game_is_illegal_is_judged_on_a_sample_that_can_support_it(tmp_path, chunk):
+    """The sample replays the first game kept and every 10000th: a dump whose first game was
+    illegal failed as a whole (1 of 1 replayed, 100% > 1%), though 1 game in 603 was. An
+    illegal game found extends the sample to 200 games (or to the dump's end): the share is
+    decided on those, and a legal dump's sample and statistics are what they were."""
+    bad = "1. e4 e5 2. Ke3 Nc6"
+    path, out, stats_path = tmp_path / "d.pgn", {1000: tmp_path / "o.pgn"}, tmp_path / "s.json"
+
+    def run(games: list[str]) -> dict:
+        path.write_text("".join(games))
+        return filter_dump(path, out, stats_path, log=io.StringIO(), chunk=chunk, replay_every=10000)
+
+    games = [game("900", "900") for _ in range(603)]
+    legal = run(games)
+    assert legal["legality"] == {"replay_every": 10000, "replayed": 1, "illegal": 0}
+    games[0] = game("900", "900", moves=bad)
+    stats = run(games)
+    assert stats["dropped"] == {"illegal": 1} and stats["kept_per_cap"] == {"1000": 602}
+    assert stats["legality"] == {"replay_every": 10000, "replayed": 200, "illegal": 1, "replayed_after_illegal": 199}
+    assert out[1000].read_text() == "".join(games[1:])
+    games[150] = games[199] = game("900", "900", moves=bad)  # 3 of the 200 replayed: 1.5% > 1%
+    with pytest.raises(DumpError, match=r"3 of the 200 games replayed \(1.50%\) have an illegal move"):
+        run(games)
+    games[150] = games[199] = game("900", "900", moves=bad.replace("Ke3", "Nf3"))
+    games[400] = game("900", "900", moves=bad)  # outside the extended sample: kept unchecked
+    assert run(games)["kept_per_cap"] == {"1000": 602}
+    small = [game("900", "900", moves=bad)] + [game("900", "900") for _ in range(49)]
+    with pytest.raises(DumpError, match=r"1 of the 50 games replayed \(2.00%\)"):  # every game of it replayed
+        run(small)
 
 
 def test_a_file_without_games_is_refused_without_reading_it_all(tmp_path):

@@ -55,9 +55,9 @@ LAYERS: list[tuple[str, ...]] = [
     # personas for the expected reward, play's families, the engine's move values).
     ("analysis",),
     # Entry points, on top of everything, imported by nothing in the package: dvc.yaml from
-    # the workflow, the config check (which looks for the engine), the stale-lock guard and
-    # the `transcendence` command.
-    ("provenance", "config_check", "stale_lock", "cli"),
+    # the workflow, the config check (which looks for the engine), the stale-lock guard, the
+    # Snakefile's forwarding of a stop to the running jobs and the `transcendence` command.
+    ("provenance", "config_check", "stale_lock", "stop_jobs", "cli"),
     # A sweep's conditions, each a configuration checked by config_check.
     ("sweep_conditions",),
 ]

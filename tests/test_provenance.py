@@ -33,9 +33,10 @@ CAPS = [str(c) for c in yaml.safe_load((ROOT / SMOKE).read_text())["caps"]]
 CHANGED_CAP, OTHER_CAPS = CAPS[0], CAPS[1:]
 # Files a job writes that are no result: Snakemake's timings, the resumable training state,
 # DVCLive's summary beside the curves (the checkpoint's metrics.json is the tracked one),
-# the cache of engine evaluations shared by jobs.
+# the cache of engine evaluations shared by jobs, the jobs' logs (they hold timings: a forced
+# re-run of the same work rewrites them, so no stage declares them).
 BY_PRODUCTS = re.compile(
-    r"^results/(benchmarks/.*|cache/.*|README\.md|models/cap\d+/(train_state\.pt|timing\.json|dvclive/metrics\.json))$")
+    r"^results/(benchmarks/.*|cache/.*|logs/.*|README\.md|models/cap\d+/(train_state\.pt|timing\.json|dvclive/metrics\.json))$")
 RATINGS = "results/summary/ratings.json"
 
 

@@ -6,6 +6,7 @@ are not UTF-8, real Snakemake runs. None of them mocks the thing it claims survi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -255,3 +256,73 @@ def test_a_live_snakemake_keeps_its_lock_and_is_named(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+
+
+STOPPED_SNAKEFILE = '''\
+from transcendence.stop_jobs import forward_stops_to_jobs
+
+onstart:
+    forward_stops_to_jobs()
+
+rule slow:
+    output: "out.txt"
+    params: seconds=config.get("seconds", 600)
+    shell: "echo $$ > job.pid; sleep {params.seconds}; echo done > {output}"
+'''
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_sent_to_snakemake_alone_stops_its_running_jobs_at_once(tmp_path, sig):
+    """Snakemake 9 answers SIGTERM, and SIGINT sent to it alone, by waiting for its running
+    jobs (a training trained on to its last step). With the Snakefile's hook (the project's
+    Snakefile has it), a stop sent to Snakemake's process reaches every job at once; Snakemake
+    exits, unlocked, without the job's output, and the next run does the job."""
+    assert "onstart:\n    forward_stops_to_jobs()" in (ROOT / "Snakefile").read_text()
+    (tmp_path / "Snakefile").write_text(STOPPED_SNAKEFILE)
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", "--cores", "1"], cwd=tmp_path, env=ENV,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        job = tmp_path / "job.pid"
+        _wait_for(lambda: job.exists() and job.read_text().strip(), "the job to start", 120)
+        pid = int(job.read_text())
+        started = time.monotonic()
+        proc.send_signal(sig)                               # to Snakemake alone, as `kill PID` does
+        assert proc.wait(timeout=60) != 0
+        assert time.monotonic() - started < 30             # not the job's 600 s
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert not Path(f"/proc/{pid}").exists()
+    assert not (tmp_path / "out.txt").exists() and not list((tmp_path / ".snakemake" / "locks").glob("*.lock"))
+    again = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--config", "seconds=0"],
+                           cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (tmp_path / "out.txt").read_text() == "done\n"
+
+
+def test_a_stop_sent_to_make_alone_stops_snakemake_and_its_jobs(tmp_path):
+    """make passes a SIGTERM it gets to its recipe's shell only, which dies: Snakemake and its
+    jobs ran on. Started as `make reproduce` starts it (stop_jobs.py, ``$(STOPPABLE)``),
+    Snakemake is sent SIGTERM when that shell dies, and its hook stops the jobs."""
+    makefile = (ROOT / "Makefile").read_text()
+    runs = [line for line in makefile.splitlines() if "$(BIN)/snakemake --cores $(CORES)" in line]
+    assert len(runs) == 3 and all("$(STOPPABLE) $(BIN)/snakemake" in line for line in runs)
+    (tmp_path / "Snakefile").write_text(STOPPED_SNAKEFILE)
+    (tmp_path / "Makefile").write_text(  # a compound command, as reproduce's: the shell stays
+        f"go:\n\tif true; then {sys.executable} {ROOT}/src/transcendence/stop_jobs.py -- "
+        f"{sys.executable} -m snakemake --cores 1; fi\n")
+    proc = subprocess.Popen(["make", "-s", "go"], cwd=tmp_path, env=ENV, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = tmp_path / "job.pid"
+    try:
+        _wait_for(lambda: job.exists() and job.read_text().strip(), "the job to start", 120)
+        pid = int(job.read_text())
+        proc.send_signal(signal.SIGTERM)                    # to make alone
+        proc.wait(timeout=30)
+        _wait_for(lambda: not Path(f"/proc/{pid}").exists(), "the job to stop", 30)
+        _wait_for(lambda: not list((tmp_path / ".snakemake" / "locks").glob("*.lock")), "Snakemake to exit", 30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the group (nothing, when it passes)
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert not (tmp_path / "out.txt").exists()

@@ -276,13 +276,55 @@ def test_synthetic_shard_asks_again_after_an_illegal_reply_and_fails_on_an_engin
     once = make_engine(tmp_path / "once", "--lie-at", "5", "--lie", "bestmove", "--marker", str(tmp_path / "lied"))
     out = tmp_path / "once.pgn.zst"
     summary = generate_shard(out, PLAYERS, 4, engine_path=once, **kw)
-    assert summary["engine_restarts"] == 1
-    assert out.read_bytes() == clean.read_bytes()
+    assert summary["engine_restarts"] == 1 and summary["games_with_engine_restarts"] == 1
+    games, reference = _games(out), _games(clean)  # the game of the restart is marked, the moves a sound engine's
+    assert [_unmarked(g) for g in games] == reference and sum("[EngineRestarts " in g for g in games) == 1
     always = make_engine(tmp_path / "always", "--lie-always")
     with pytest.raises(EngineError, match="failed 3 times in a row") as info:
         generate_shard(tmp_path / "always.pgn.zst", PLAYERS, 4, engine_path=always, **kw)
     _names_engine_position_and_reply(info.value, always, "", "bestmove e1e8")
     assert not (tmp_path / "always.pgn.zst").exists()
+
+
+def _games(dump: Path) -> list[str]:
+    """The games of a synthetic dump, each as its text (headers, movetext, blank lines)."""
+    from .helpers import open_text
+    with open_text(dump) as fh:
+        blocks = fh.read().split("\n\n")
+    return [blocks[i] + "\n\n" + blocks[i + 1] + "\n\n" for i in range(0, len(blocks) - 1, 2)]
+
+
+def _unmarked(game: str) -> str:
+    return "".join(line for line in game.splitlines(keepends=True) if not line.startswith("[EngineRestarts "))
+
+
+def test_a_synthetic_game_during_which_the_engine_restarted_is_marked_counted_and_filtered(tmp_path):
+    """A restarted engine searches with an empty hash in the middle of a game, so the game can
+    differ from a crash-free run's (Stockfish did in 2 of 150 games). Each game during which
+    the engine restarted says so (``EngineRestarts``), the summary counts those games, every
+    other game is the crash-free run's to the byte, and the filter keeps the header."""
+    from transcendence.data.filtering import filter_dump
+
+    kw = dict(seed=3, shard=0, max_plies=30)
+    clean = tmp_path / "clean.pgn.zst"
+    generate_shard(clean, PLAYERS, 6, engine_path=make_engine(tmp_path / "sound"), **kw)
+    out = tmp_path / "crashes.pgn.zst"
+    summary = generate_shard(out, PLAYERS, 6, engine_path=make_engine(tmp_path / "crashes", "--die-every", "30"),
+                             **kw)
+    games, reference = _games(out), _games(clean)
+    assert len(games) == len(reference) == 6
+    marked = [i for i, game in enumerate(games) if "[EngineRestarts " in game]
+    assert 0 < len(marked) < 6 and summary["games_with_engine_restarts"] == len(marked)
+    counts = [int(game.split('[EngineRestarts "', 1)[1].split('"', 1)[0]) for game in games if "[EngineRestarts " in game]
+    assert min(counts) >= 1 and sum(counts) == summary["engine_restarts"]
+    for i, (game, ref) in enumerate(zip(games, reference)):
+        if i in marked:  # this engine keeps no hash: the moves are the same, only the mark is added
+            assert game != ref and _unmarked(game) == ref
+        else:
+            assert game == ref
+    stats = filter_dump(out, {1000: tmp_path / "kept.pgn"}, tmp_path / "stats.json", replay_every=1)
+    assert stats["kept_per_cap"] == {"1000": 6} and stats["dropped"] == {}
+    assert (tmp_path / "kept.pgn").read_text().count("[EngineRestarts ") == len(marked)
 
 
 # -- resuming an evaluation shard ---------------------------------------------------------

@@ -82,6 +82,27 @@ def test_killed_run_resumes_exactly(data):
     assert json.loads((data / "live" / "metrics.json").read_text())["step"] == 6
 
 
+def test_a_forced_rerun_that_resumes_the_finished_state_rewrites_the_same_metrics(data):
+    """A forced re-train finds the finished run's state: no step is left, and what DVC hashes
+    (metrics.json, the model, the curves) must be what the run wrote, to the byte; the final
+    training loss was once written rounded from the history (2.8863048553466797 -> 2.8863)."""
+    run(data, "a", 6, state="state.pt", live="live", legal_prefixes=4)
+    tracked = [data / "a" / "metrics.json", data / "a" / "model.pt",
+               *sorted((data / "live" / "plots").rglob("*.tsv"))]
+    before = [p.read_bytes() for p in tracked]
+    assert len(repr(json.loads(before[0])["final_train_loss"])) > 8  # a float of full precision
+    log = io.StringIO()
+    train(data / "train.bin", data / "val.bin", data / "a" / "model.pt", data / "a" / "metrics.json", MODEL,
+          cfg(6, legal_prefixes=4), state_path=data / "state.pt", live_dir=data / "live", threads=1, log=log)
+    assert "resumed from" in log.getvalue() and "at step 6" in log.getvalue()
+    assert [p.read_bytes() for p in tracked] == before
+    # A state saved before states held the exact loss: the metrics.json of the same run has it.
+    state = torch.load(data / "state.pt", weights_only=False)
+    torch.save({k: v for k, v in state.items() if k != "train_loss"}, data / "state.pt")
+    run(data, "a", 6, state="state.pt", live="live", legal_prefixes=4)
+    assert [p.read_bytes() for p in tracked] == before
+
+
 def test_dvclive_curves_of_a_run(data):
     run(data, "a", 6, live="live", legal_prefixes=4)
     live = data / "live"

@@ -15,7 +15,12 @@ tens of times slower. The first game kept and every ``replay_every``-th after it
 order) is replayed instead; one with an illegal or unreadable move is dropped
 (``illegal``). The sample measures how often the dump's games are illegal (``legality`` in
 the statistics) for under one percent of the filter's time at 10000; the share found fails
-the job above ``max_bad_share`` too.
+the job above ``max_bad_share`` too. A share needs a sample that can support it: one illegal
+game as the only game replayed would be 100%. So an illegal game found extends the sample,
+replaying every following kept game until ``MIN_SAMPLE`` (200) have been replayed, or to
+the dump's end (every game after it, in a dump smaller than that); the share is decided on
+those (``replayed_after_illegal`` in ``legality`` counts them). A dump with no illegal
+game in its sample is sampled, and its statistics written, exactly as without this rule.
 
 Speed: a Lichess month holds tens of millions of games, so the filter judges the common
 case (plain ASCII, one tag per line, one-line movetext) on the raw bytes of whole-game
@@ -80,6 +85,10 @@ def drop_why(game: RawGame, reason: str) -> str:
     return game.bad_bytes or game.malformed or reason
 
 
+#: The fewest games replayed before the share of illegal ones may fail a dump: an illegal
+#: game found extends the legality sample to this many (or to the dump's end).
+MIN_SAMPLE = 200
+
 #: Drop reasons of bytes that are not text: they count against ``max_bad_share``.
 BAD_BYTES = ("not_utf8", "binary")
 
@@ -131,6 +140,8 @@ class _Tally:
     replay_every: int = 0  # replay every this many games that fit a cap (0: none)
     until_replay: int = 1  # games that fit a cap until the next replay
     replayed: int = 0
+    extra: int = 0  # games still to replay because an illegal one was found (MIN_SAMPLE)
+    replayed_after_illegal: int = 0  # of them, the games the regular sample would have skipped
 
     def drop(self, reason: str, line: int, why: str = "") -> None:
         self.dropped[reason] += 1
@@ -141,14 +152,19 @@ class _Tally:
         """Count one game that fits a cap: True when it is one to replay.
 
         The first such game of the file is replayed, then every ``replay_every``-th after
-        it: the turn goes by the order of such games in the file, so the fast and the
-        reference path (and any chunk size) replay the same games.
+        it, and every one while an illegal game found extends the sample (``MIN_SAMPLE``):
+        the turn goes by the order of such games in the file, so the fast and the reference
+        path (and any chunk size) replay the same games.
         """
         self.until_replay -= 1
-        if self.until_replay:
-            return False
-        self.until_replay = self.replay_every
-        return True
+        regular = not self.until_replay
+        if regular:
+            self.until_replay = self.replay_every
+        if self.extra:
+            self.extra -= 1
+            self.replayed_after_illegal += not regular
+            return True
+        return regular
 
     def illegal(self, movetext: str, line: int) -> bool:
         """Replay a game's moves; count and drop it (True) when one is illegal or unreadable."""
@@ -156,6 +172,7 @@ class _Tally:
         why = illegal_move(movetext)
         if why:
             self.drop("illegal", line, why)
+            self.extra = max(self.extra, MIN_SAMPLE - self.replayed)
         return bool(why)
 
     def keep(self, top: int, text: bytes, white: bytes, black: bytes) -> None:
@@ -347,11 +364,14 @@ def filter_dump(dump: str | Path, outputs: Mapping[int, str | Path], stats_path:
             "legality": {"replay_every": replay_every, "replayed": tally.replayed,
                          "illegal": tally.dropped["illegal"]},
         }  # no timings: DVC hashes this file, and re-running the same work must not change it
+        if tally.replayed_after_illegal:  # only then: a legal dump's statistics are as they were
+            stats["legality"]["replayed_after_illegal"] = tally.replayed_after_illegal
         _refuse_a_damaged_dump(stats, tally, max_bad_share, log)
     write_json(stats_path, stats)
     if tally.dropped["illegal"]:
         print(f"[filter {Path(dump).name}] {tally.dropped['illegal']} of {tally.replayed} games replayed "
-              f"had an illegal move and were dropped; the games not replayed were kept unchecked",
+              f"had an illegal move and were dropped ({tally.replayed_after_illegal} of those replayed because "
+              f"an illegal game extends the sample to {MIN_SAMPLE}); the games not replayed were kept unchecked",
               file=log, flush=True)
     print(f"[filter {Path(dump).name}] done: {tally.read} read, kept {stats['kept_per_cap']}, "
           f"dropped {stats['dropped']}, {time.monotonic() - started:.1f}s", file=log, flush=True)

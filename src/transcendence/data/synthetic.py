@@ -15,6 +15,12 @@ beside a fingerprint of what decides them (the players with their limits and mis
 engine and options); a re-run of the same work keeps them and plays on from the next game,
 other work's partial file is discarded with a log line, and the compressed dump is written
 from the whole text at the end, so it is the same bytes as a run that never stopped.
+
+An engine that dies or misbehaves is restarted (:class:`~transcendence.engine.uci.UciEngine`),
+and the new process searches with an empty hash: a game it goes on with (or starts, when it
+restarted at the game's ``ucinewgame``) may then differ from a crash-free run's. Such a game
+says so in an ``EngineRestarts`` header (how many restarts), written only then, so a
+crash-free shard keeps its bytes; the summary counts them (``games_with_engine_restarts``).
 """
 
 from __future__ import annotations
@@ -44,6 +50,9 @@ def choose_move(player: Player, board: chess.Board, rng: random.Random, engine: 
         return mistake
     return chess.Move.from_uci(engine.best_move(moves_uci, player.limit, board=board))
 
+
+#: The header of a game during which the engine was restarted (its value: how many times).
+RESTART_TAG = '\n[EngineRestarts "'
 
 Mover = Callable[[chess.Board, Sequence[str]], chess.Move]
 
@@ -140,15 +149,19 @@ def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, 
         write_json(stamp, fingerprint)
         with atomic_text(partial) as fh:  # exactly the kept games, without a torn tail
             fh.writelines(done)
+        restarted_games = 0  # games during which the engine was restarted (see the module's docstring)
         for text in done:
             result, plies = _game_counts(text)
             results[result] += 1
             plies_total += plies
+            restarted_games += RESTART_TAG in text
         with open(partial, "a", encoding="utf-8", newline="\n") as fh:
             for game in range(len(done), n_games):
                 rng = random.Random(f"{seed}/{shard}/{game}")
                 white, black = rng.sample(list(players), 2)
+                restarts_before = engine.restarts
                 sans, result, termination = play_game(white, black, rng, engine, max_plies)
+                restarted = engine.restarts - restarts_before
                 results[result] += 1
                 plies_total += len(sans)
                 headers = {
@@ -164,6 +177,9 @@ def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, 
                     "TimeControl": "-",
                     "Termination": termination,
                 }
+                if restarted:  # written only then: a crash-free shard keeps its bytes
+                    headers["EngineRestarts"] = str(restarted)
+                    restarted_games += 1
                 fh.write(format_pgn(headers, sans, result))
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -182,6 +198,7 @@ def generate_shard(out: str | Path, players: Sequence[Player], n_games: int, *, 
     stamp.unlink()
     return {
         "games": n_games, "resumed_after": len(done), "results": results, "plies": plies_total,
-        "engine": engine_name, "engine_restarts": restarts, "players": [p.describe() for p in players],
+        "engine": engine_name, "engine_restarts": restarts, "games_with_engine_restarts": restarted_games,
+        "players": [p.describe() for p in players],
         "seconds": round(time.monotonic() - started, 2),
     }

@@ -6,9 +6,12 @@ remotes. Writing dvc.yaml by hand would describe the workflow twice, so it is de
 
 - stages: one per rule, split by cap where the rule has a ``cap`` wildcard, so that a change
   to one cap re-runs only that cap's jobs;
-- outs and deps: the outputs, logs and inputs of the rule's jobs, read from Snakemake's dry
-  run of the whole DAG (``snakemake -n --forceall``); JSON outputs are DVC metrics, PNG
-  figures DVC plots;
+- outs and deps: the outputs and inputs of the rule's jobs, read from Snakemake's dry run of
+  the whole DAG (``snakemake -n --forceall``); JSON outputs are DVC metrics, PNG figures DVC
+  plots. Logs are none of them: a log holds timings, so a forced re-run of the same work
+  rewrites it with other bytes, and DVC hashes every output it is told of (``cache: false``
+  and ``persist`` still record and compare the hash), so a declared log would leave the
+  stage ``modified`` in ``dvc status`` though every result is the same;
 - code: the rule's script and every package module it imports, found by reading imports;
 - params: the config keys the rule's ``params:`` read, found by reading the rule's source
   and the helpers of the .smk files it calls, in each config file Snakemake merges (the
@@ -325,7 +328,6 @@ def build(jobs: list[Job], rules: dict[str, Rule], helpers: dict[str, ast.AST], 
                                                                           int(kv[0][1] or 0))):
         rule = rules[rule_name]
         outputs = sorted(o for job in group for o in job.outputs)
-        logs = sorted(lg for job in group for lg in job.logs)
         inputs = sorted({i for job in group for i in job.inputs} - set(outputs))
         code = []
         if rule.script is not None:
@@ -338,7 +340,8 @@ def build(jobs: list[Job], rules: dict[str, Rule], helpers: dict[str, ast.AST], 
         }
         if params := stage_params(keys, cap, configs):
             stage["params"] = params
-        stage["outs"] = [o for o in outputs if not o.endswith((".json", ".png"))] + logs
+        if outs := [o for o in outputs if not o.endswith((".json", ".png"))]:  # logs are no output: see above
+            stage["outs"] = outs
         if metrics := [o for o in outputs if o.endswith(".json")]:
             stage["metrics"] = metrics
         plots = [o for o in outputs if o.endswith(".png")]
@@ -374,6 +377,7 @@ def stale_outputs(status: dict, document: dict, locked: set[str] | None = None) 
         if locked is not None and name not in locked:
             continue
         stage = document["stages"].get(name, {})
+        # A dvc.yaml generated before logs left the outputs lists them: they are no job's output.
         logs = {o for o in stage.get("outs", []) if isinstance(o, str) and o.startswith("results/logs/")}
         for kind in ("outs", "metrics", "plots"):
             outputs += [o for o in stage.get(kind, []) if isinstance(o, str) and o not in logs]

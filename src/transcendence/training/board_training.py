@@ -25,7 +25,8 @@ from ..model.board_encoding import legal_mask
 from ..model.board_network import BoardNet, BoardNetConfig
 from ..model.checkpoint import save_atomic, save_board_model
 from ..model.device import compute_description, pick_device
-from .train import TrainConfig, TrainingDiverged, batch_rows, compute_fields, data_fingerprint, lr_at, resume
+from .train import (TrainConfig, TrainingDiverged, batch_rows, compute_fields, data_fingerprint, lr_at, resume,
+                    resumed_train_loss)
 
 _RECIPE_KEYS = ("max_steps", "batch_size", "learning_rate", "min_lr", "warmup_steps", "weight_decay",
                 "beta1", "beta2", "grad_clip", "seed")
@@ -85,7 +86,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
                             betas=(cfg.beta1, cfg.beta2))
     state_path = Path(state_path) if state_path else None
     compute = compute_description(device)
-    step, history, earlier_compute = resume(state_path, recipe, model, opt, device, compute, log)
+    step, history, earlier_compute, saved_loss = resume(state_path, recipe, model, opt, device, compute, log)
     curves = None
     if live_dir is not None:
         from .tracking import Curves
@@ -94,7 +95,8 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     def checkpoint() -> None:
         if state_path is not None:
             save_atomic(state_path, {"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                                     "step": step, "history": history, "recipe": recipe, "compute": compute})
+                                     "step": step, "history": history, "recipe": recipe, "compute": compute,
+                                     "train_loss": last_loss})
 
     print(f"[train] board network {model_cfg.channels}x{model_cfg.blocks}, {model.num_params():,} parameters "
           f"on {device}, {len(train_data):,} training positions, {cfg.max_steps} steps of {cfg.batch_size} "
@@ -102,7 +104,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     model.train()
     first_step, started, cpu_started = step, time.monotonic(), time.process_time()
     window_start, window_steps = time.monotonic(), 0
-    last_loss = history[-1]["train_loss"] if history else float("nan")
+    last_loss = resumed_train_loss(saved_loss, step, history, metrics_out)
     while step < cfg.max_steps:
         lr = lr_at(step, cfg)
         for group in opt.param_groups:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 import sys
@@ -206,10 +207,11 @@ def data_fingerprint(train_path: str | Path, val_path: str | Path) -> dict[str, 
 
 def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.nn.Module,
            opt: torch.optim.Optimizer, device: torch.device, compute: Mapping[str, str],
-           log: TextIO) -> tuple[int, list, dict | None]:
+           log: TextIO) -> tuple[int, list, dict | None, float | None]:
     """Load the training state at ``state_path`` into ``model`` and ``opt`` when it was saved
     under the same ``recipe`` (model, hyperparameters, the data's hashes); returns (step,
-    history, the compute the state was trained on), (0, [], None) for a fresh start. A state
+    history, the compute the state was trained on, the exact training loss of its last step or
+    None), (0, [], None, None) for a fresh start. A state
     of other work is ignored, never mixed in; one that cannot be read (truncated, not a
     state at all) is set aside as ``<state>.damaged``, with a log line. ``compute`` is this run's
     :func:`~transcendence.model.device.compute_description`.
@@ -219,7 +221,7 @@ def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.n
     and refusing it would restart a cluster job moved to another node type from scratch.
     """
     if not state_path or not state_path.exists():
-        return 0, [], None
+        return 0, [], None, None
     try:
         state = read_checkpoint(state_path, device, weights_only=False)
         missing = sorted({"state_dict", "optimizer", "step", "history"} - state.keys())
@@ -232,15 +234,15 @@ def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.n
         with contextlib.suppress(FileNotFoundError):  # another data-parallel rank was first
             os.replace(state_path, aside)
         print(f"[train] {exc}; set aside as {aside}; starting afresh", file=log, flush=True)
-        return 0, [], None
+        return 0, [], None, None
     except FileNotFoundError:  # another data-parallel rank set it aside after our exists()
-        return 0, [], None
+        return 0, [], None, None
     saved = state.get("recipe") or {}
     if saved != recipe:
         changed = sorted(k for k in set(saved) | set(recipe) if saved.get(k) != recipe.get(k))
         print(f"[train] ignoring {state_path}: it was saved under another recipe ({', '.join(changed)} "
               "differ); starting afresh", file=log, flush=True)
-        return 0, [], None
+        return 0, [], None, None
     model.load_state_dict(state["state_dict"])
     opt.load_state_dict(state["optimizer"])
     earlier = state.get("compute")
@@ -248,7 +250,28 @@ def resume(state_path: Path | None, recipe: Mapping[str, object], model: torch.n
     if earlier is not None and earlier != compute:
         print(f"[train] that state was trained on {earlier}, this run goes on with {compute}: the "
               "checkpoint's last bits will match neither machine's uninterrupted run", file=log, flush=True)
-    return state["step"], state["history"], earlier
+    return state["step"], state["history"], earlier, state.get("train_loss")
+
+
+def resumed_train_loss(saved: float | None, step: int, history: list, metrics_out: str | Path) -> float:
+    """The training loss of a resumed state's last step, as ``final_train_loss`` of a run that
+    ends there (a forced re-run of finished work) must write it: exactly what the run wrote.
+
+    A state holds it (``train_loss``); one saved before states did comes with the history's
+    value, rounded to 5 places, so the metrics.json the same run wrote (same steps, same
+    history) gives the exact one where it exists. With neither, the rounded value.
+    """
+    if saved is not None:
+        return saved
+    if not history:
+        return float("nan")
+    try:
+        written = json.loads(Path(metrics_out).read_text(encoding="utf-8"))
+        if written["steps"] == step and written["history"] == history:
+            return float(written["final_train_loss"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return history[-1]["train_loss"]
 
 
 def compute_fields(compute: Mapping[str, str], earlier: dict | None) -> dict[str, object]:
@@ -276,7 +299,7 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
 
     model, opt, autocast = build(model_cfg, cfg, device)
     compute = compute_description(device)
-    step, history, earlier_compute = resume(state_path, recipe, model, opt, device, compute, log)
+    step, history, earlier_compute, saved_loss = resume(state_path, recipe, model, opt, device, compute, log)
     fwd: torch.nn.Module = torch.compile(model) if cfg.compile else model
     if ranks.world > 1:
         fwd = DistributedDataParallel(fwd, device_ids=[device.index] if device.type == "cuda" else None)
@@ -291,7 +314,8 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
         if state_path is None or not ranks.main:
             return
         save_atomic(state_path, {"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
-                                 "step": step, "history": history, "recipe": recipe, "compute": compute})
+                                 "step": step, "history": history, "recipe": recipe, "compute": compute,
+                                 "train_loss": last_loss})
 
     tokens_per_step = cfg.batch_size * cfg.grad_accum * model_cfg.block_size
     print(f"[train] {model.num_params() / 1e6:.2f}M parameters on {device} x {ranks.world}, "
@@ -300,7 +324,7 @@ def _train(train_bin, val_bin, model_out, metrics_out, model_cfg: GPTConfig, cfg
     model.train()
     first_step, started = step, time.monotonic()
     window_start, window_tokens, train_seconds = time.monotonic(), 0, 0.0
-    last_loss = history[-1]["train_loss"] if history else float("nan")  # resumed at the end: no step left
+    last_loss = resumed_train_loss(saved_loss, step, history, metrics_out)  # what a resumed run with no step left writes
     while step < cfg.max_steps:
         lr = lr_at(step, cfg)
         batches = [lambda m=m, s=step: get_batch(train_blocks, batch_rows(cfg.seed, s, m, len(train_blocks),
