@@ -69,6 +69,9 @@ HOW = {
     "tests/test_sweep.py::test_sweep_runs_each_condition_under_its_own_folder",
     "snakemake -n --configfile config/smoke-sweep.yaml": "dry",
     "make report CONFIG=config/smoke-sweep.yaml": "elsewhere: tests/test_sweep.py::test_the_sweeps_report_holds_its_summary",
+    "make reproduce CONFIG=config/diversity.yaml": "elsewhere: an hour on 2 cores; its mechanism at smoke size is "
+    "tests/test_sweep.py::test_sweep_runs_each_condition_under_its_own_folder, its conditions checked by "
+    "tests/test_config.py",
 }
 
 
@@ -271,6 +274,14 @@ def test_what_needs_lichess_a_gpu_or_a_cluster_dry_runs(used, command):
     out = run(as_dry_run(command), used)
     if command.startswith("make"):
         return  # make -n: the target exists and its commands expand
+    sweep = re.search(r"--configfile (config/\S*sweep\S*\.yaml)", command)
+    if sweep:  # a sweep: its file runs, every condition's study and the summary are planned
+        config = yaml.safe_load((ROOT / sweep.group(1)).read_text())
+        assert configuration_line(out)[0] == sweep.group(1)
+        counts = job_counts(out)
+        assert counts["sweep_summary"] == 1
+        assert all(counts[f"{c}_ratings"] == 1 for c in config["sweep"]["conditions"]), counts
+        return
     assert configuration_line(out) == ("config/paper.yaml", config_hash(PAPER))
     counts = job_counts(out)
     assert counts["download_month"] == len(PAPER["lichess"]["months"])
