@@ -31,8 +31,13 @@ def mixture_weights(positions_by_player: Mapping[str, int], players: Sequence[Pl
 
 
 def mixture(board: chess.Board, engine_move: chess.Move, players: Sequence[Player],
-            weights: Mapping[str, float]) -> dict[chess.Move, float]:
-    """f(m | x) over the legal moves of ``board`` (every legal move present, possibly at 0)."""
+            weights: Mapping[str, float],
+            mistakes: Mapping[str, Mapping[chess.Move, float]] | None = None) -> dict[chess.Move, float]:
+    """f(m | x) over the legal moves of ``board`` (every legal move present, possibly at 0).
+
+    ``mistakes``: each player's :meth:`~Player.mistake_distribution` in ``board``, where the
+    caller already has them (else computed here).
+    """
     f = {m: 0.0 for m in board.legal_moves}
     for p in players:
         w = weights.get(p.name, 0.0)
@@ -40,7 +45,8 @@ def mixture(board: chess.Board, engine_move: chess.Move, players: Sequence[Playe
             continue
         f[engine_move] += w * (1.0 - p.eps)
         if p.eps:
-            for m, q in p.mistake_distribution(board).items():
+            q_p = mistakes[p.name] if mistakes is not None else p.mistake_distribution(board)
+            for m, q in q_p.items():
                 f[m] += w * p.eps * q
     return f
 

@@ -345,13 +345,16 @@ def run_expected_reward(model_path: str | Path, dumps: Sequence[str | Path], jso
             moves, scores = legal_move_scores(model, board, list(pos.sans))
             scores = scores.detach().cpu().double()
             r = np.array([value.value(m.uci()) for m in moves])
-            f = mixture(board, chess.Move.from_uci(engine_move), players, weights)
+            # Each player's mistakes once per position: the network rule's shared move is a forward pass.
+            mistakes = {p.name: p.mistake_distribution(board) for p in players
+                        if weights.get(p.name) or p.name in player_r}
+            f = mixture(board, chess.Move.from_uci(engine_move), players, weights, mistakes)
             f_moves = np.array([f[m] for m in moves])
             for t in temps:
                 model_r[t][i] = model_reward(scores, r, t)
                 ideal_r[t][i] = float(tempered(f_moves, t) @ r)
             for p in inside:
-                player_r[p.name][i] = player_reward(value, engine_move, p.eps, p.mistake_distribution(board))
+                player_r[p.name][i] = player_reward(value, engine_move, p.eps, mistakes[p.name])
             shared = rule.shared_move(board).uci() if not rule.independent else None
             votes.append((engine_move, shared, majority(f).uci(), moves[int(torch.argmax(scores))].uci()))
     stats = reward_stats(model_r, player_r, best.name, resamples=resamples,

@@ -40,10 +40,14 @@ def persona_prefers(board: chess.Board, move: chess.Move, persona: str) -> bool:
     return False
 
 
+def _persona_weights(board: chess.Board, moves: list[chess.Move], persona: str) -> list[float]:
+    return [PERSONA_WEIGHT if persona_prefers(board, m, persona) else 1.0 for m in moves]
+
+
 def own_distribution(board: chess.Board, persona: str) -> dict[chess.Move, float]:
     """The probability of each legal move being the player's own (unshared) mistake."""
     moves = list(board.legal_moves)
-    weights = [PERSONA_WEIGHT if persona_prefers(board, m, persona) else 1.0 for m in moves]
+    weights = _persona_weights(board, moves, persona)
     total = sum(weights)
     return {m: w / total for m, w in zip(moves, weights)}
 
@@ -53,8 +57,7 @@ def own_mistake(board: chess.Board, rng: random.Random, persona: str) -> chess.M
     moves = list(board.legal_moves)
     if persona == "uniform":  # one draw of the generator, as a uniform mover has always made
         return rng.choice(moves)
-    weights = [PERSONA_WEIGHT if persona_prefers(board, m, persona) else 1.0 for m in moves]
-    return rng.choices(moves, weights)[0]
+    return rng.choices(moves, _persona_weights(board, moves, persona))[0]
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,9 @@ class MistakeRule:
         if not mistakes:
             return cls(seed=seed)
         network = dict(mistakes.get("network", {}))  # type: ignore[arg-type]
-        return cls(share=float(mistakes.get("share", 0.0)), shared=str(mistakes.get("shared", "network")),
-                   seed=seed, channels=int(network.get("channels", 8)), blocks=int(network.get("blocks", 1)))
+        return cls(share=float(mistakes.get("share", cls.share)), shared=str(mistakes.get("shared", cls.shared)),
+                   seed=seed, channels=int(network.get("channels", cls.channels)),
+                   blocks=int(network.get("blocks", cls.blocks)))
 
     def to_config(self) -> dict[str, object]:
         """What decides the rule, as outputs and fingerprints record it."""

@@ -55,7 +55,7 @@ class Player:
         """An ``evaluate.opponents`` (or ``calibration.anchor``) entry."""
         return cls(name=str(entry["name"]), rating=float(entry["rating"]), limit=EngineLimit.parse(entry["limit"]),
                    eps=float(entry.get("eps", 0.0)), persona=str(entry.get("persona", "uniform")),
-                   mistakes=mistakes if float(entry.get("eps", 0.0)) > 0 else INDEPENDENT,
+                   mistakes=mistakes,
                    skill_level=entry.get("skill_level"), options=dict(entry.get("options", {})))
 
     @property
