@@ -93,7 +93,7 @@ def status(root: Path, configfile: Path, out=sys.stdout) -> int:
         say(f"  {r['cap']:>5} {r['temperature']:>6g} {r['rating']:>7.0f} {_interval(r):>13} "
             f"{r['games']:>5} {wdl:>9} {r['forfeits']:>8} {r['best_in_data']:>12.0f}  {r['verdict']}")
     say()
-    say("Verdicts (transcends: the whole interval above the best player in the cap's data):")
+    say("Verdicts (transcends: the interval of the rating minus the best player's in the cap's data above 0):")
     for cap, mine in ratings.groupby("cap"):
         counts = {v: int((mine["verdict"] == v).sum()) for v in ("transcends", "inconclusive", "below")}
         best = mine.loc[mine["rating"].idxmax()]

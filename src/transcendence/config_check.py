@@ -115,6 +115,10 @@ def cross_key_problems(config: Mapping[str, Any]) -> list[str]:
     twice = sorted({n for n in opponents if opponents.count(n) > 1})
     if twice:
         problems.append(f"evaluate.opponents: names {twice} are used more than once (each names one results file)")
+    sequential = config.get("rating", {}).get("sequential", {})
+    if isinstance(sequential, Mapping) and not sequential.get("elo1", 1) > sequential.get("elo0", 0):
+        problems.append(f"rating.sequential: elo1 ({sequential.get('elo1')}) must be above elo0 "
+                        f"({sequential.get('elo0')}): H1 says the model is stronger than H0 does")
     if config.get("source") == "synthetic":
         synthetic = config.get("synthetic", {})
         names = [p.get("name") for p in synthetic.get("players", [])]

@@ -72,3 +72,10 @@ def calibration_table(wildcards=None):
     if config["rating"]["anchors"] == "calibrated":
         return "results/calibration/opponents.csv"
     return []
+
+
+def calibration_games(wildcards=None):
+    """The calibration's games, which the ratings stage fits jointly with the models' games."""
+    if config["rating"]["anchors"] == "calibrated":
+        return "results/calibration/games.pgn"
+    return []

@@ -6,6 +6,7 @@ rule ratings:
         tables=eval_tables(),
         stats=expand("results/data/{dump}/filter_stats.json", dump=DUMPS),
         calibration=calibration_table(),
+        calibration_games=calibration_games(),
     output:
         csv=report(
             "results/summary/ratings.csv",
@@ -16,6 +17,8 @@ rule ratings:
         json="results/summary/ratings.json",
     params:
         glicko2=config["rating"]["glicko2"],
+        glicko2_shuffles=config["rating"]["glicko2"]["shuffles"],
+        sequential=config["rating"]["sequential"],
         anchors=config["rating"]["anchors"],
         players=calibration_players(),
     conda:

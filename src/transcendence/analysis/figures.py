@@ -35,7 +35,9 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
             reference: Mapping[int, Mapping[float, float]] | None = None) -> None:
     """Draw rating (with its interval band) against temperature on a log axis.
 
-    The cap is a dashed line; the best player in the cap's data a dotted one; optional
+    The best player in the cap's data is a dotted line, with its calibrated interval as a band
+    where the calibration measured it; the rating cap is drawn only where the ratings are on
+    the scale it filters (configured anchors), labelled as the filter's threshold; optional
     ``reference`` points (the paper's published ratings) are drawn as markers.
     """
     ratings = pd.read_csv(ratings_csv)
@@ -47,12 +49,18 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
         rows = rows.sort_values("temperature", kind="stable")
         t = rows["temperature"].tolist()
         ax.fill_between(t, rows["ci_low"].tolist(), rows["ci_high"].tolist(),
-                        alpha=0.25, color="tab:blue", label="95% interval")
+                        alpha=0.25, color="tab:blue", label="model, 95% LR interval")
         ax.plot(t, rows["rating"].tolist(), "o-", color="tab:blue", label="model (ML Elo)")
-        ax.axhline(cap, ls="--", color="black", lw=1, label=f"cap {cap}")
+        # Calibrated ratings are measured from the random mover up, not on the players'
+        # configured scale the cap filters, so there the cap would be a line at a wrong height.
+        if set(rows["anchors"]) != {"calibrated"}:
+            ax.axhline(cap, ls="--", color="black", lw=1, label="rating cap (the filter's threshold)")
         best = float(rows["best_in_data"].iloc[0])
-        if best == best and best != cap:
+        if best == best:
             ax.axhline(best, ls=":", color="tab:red", lw=1, label="best player in data")
+            low, high = (pd.to_numeric(rows[k], errors="coerce").iloc[0] for k in ("best_ci_low", "best_ci_high"))
+            if low == low and high == high:
+                ax.axhspan(low, high, color="tab:red", alpha=0.1, lw=0, label="best player, 95% interval")
         if reference and cap in reference:
             pts = sorted(reference[cap].items())
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "x", color="gray", label="paper")
@@ -60,25 +68,29 @@ def figure1(ratings_csv: str | Path, outputs: Sequence[str | Path], *, title: st
         ax.set_xlabel("temperature")
         ax.set_title(f"cap {cap}")
         ax.grid(alpha=0.3)
-        h2h = rows.dropna(subset=["h2h_score"])
-        if len(h2h):  # the direct test, in words: the score against the best player in the data
-            lines = [f"vs {r['best_player']} at T={r['temperature']:g}: {100 * r['h2h_score']:.0f}% "
-                     f"[{100 * r['h2h_ci_low']:.0f}, {100 * r['h2h_ci_high']:.0f}]"
-                     for r in (h2h.iloc[0], h2h.iloc[-1])]
-            ax.text(0.03, 0.03, "\n".join(dict.fromkeys(lines)), transform=ax.transAxes, fontsize=7,
+        tested = rows.dropna(subset=["minus_best"])
+        if len(tested):  # the test, in words: the difference from the best player, and the pairs' score
+            lines = []
+            for r in (tested.iloc[0], tested.iloc[-1]):
+                line = (f"T={r['temperature']:g}: {r['minus_best']:+.0f} [{r['minus_best_ci_low']:+.0f}, "
+                        f"{r['minus_best_ci_high']:+.0f}] Elo vs {r['best_player'] or 'best'}")
+                if r["h2h_pair_score"] == r["h2h_pair_score"]:
+                    line += (f"; pairs {100 * r['h2h_pair_score']:.0f}% [{100 * r['h2h_pair_ci_low']:.0f}, "
+                             f"{100 * r['h2h_pair_ci_high']:.0f}]")
+                lines.append(line)
+            ax.text(0.03, 0.03, "\n".join(dict.fromkeys(lines)), transform=ax.transAxes, fontsize=6.5,
                     va="bottom", bbox={"facecolor": "white", "alpha": 0.8, "lw": 0})
     axes[0][0].set_ylabel("rating")
     handles, labels = {}, {}
     for ax in axes[0]:  # one legend below the panels, never over the data
         for h, lab in zip(*ax.get_legend_handles_labels()):
-            key = "cap" if lab.startswith("cap ") else lab
-            handles.setdefault(key, h)
-            labels.setdefault(key, "rating cap" if key == "cap" else lab)
+            handles.setdefault(lab, h)
+            labels.setdefault(lab, lab)
     fig.legend(list(handles.values()), list(labels.values()), loc="lower center",
-               ncol=len(handles), fontsize=8, frameon=False)
+               ncol=min(len(handles), 3), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
     save_figure(fig, outputs)
 
 

@@ -2,10 +2,12 @@
 
 Two estimates sit side by side: the order-independent maximum-likelihood Elo against the
 fixed opponents with a likelihood-ratio 95% interval (the headline ``rating``), and the
-paper's sequential Glicko-2 (one period per game, opponents with RD 0). Forfeits count as
-losses. ``above_best`` is the transcendence test: the whole interval lies above the
-highest-rated player in that cap's training data; ``verdict`` says it in words, and also
-when the whole interval lies below that player (``below``) or straddles it (``inconclusive``).
+paper's sequential Glicko-2 (one period per game, opponents with RD 0), beside its range over
+random orders of the same games. Forfeits count as losses. The transcendence test is
+``verdict``: the interval of the model's rating minus the best player's in that cap's data
+(``minus_best``) lies above 0 (``transcends``), below it (``below``) or straddles it
+(``inconclusive``). ``above_best`` is the cruder test of the model's interval against that
+player's point rating.
 
 The opponents' ratings are the configured anchors or, with ``anchors = "calibrated"``, the
 ones the calibration round robin measured; the best player in a cap's data is then measured
@@ -23,12 +25,20 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_text, write_json
+from .calibration import Calibration
+from .difference import rating_difference
+from .pairs import SequentialTest, pair_scores, pentanomial
 from .systems import Glicko2, elo_mle, glicko2_sequential
 
-RATINGS_COLUMNS = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
-                   "forfeits", "at_bound", "glicko2_rating", "glicko2_rd", "best_in_data", "above_best",
-                   "best_player", "h2h_games", "h2h_score", "h2h_ci_low", "h2h_ci_high", "h2h_verdict",
-                   "mean_illegal_tries", "mode", "engine", "anchors", "verdict"]
+RATINGS_COLUMNS = [
+    "cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses", "forfeits", "at_bound",
+    "best_player", "best_in_data", "best_ci_low", "best_ci_high", "above_best",
+    "minus_best", "minus_best_ci_low", "minus_best_ci_high", "minus_best_at_bound", "minus_best_method",
+    "h2h_games", "h2h_score", "h2h_ci_low", "h2h_ci_high", "h2h_verdict",
+    "h2h_pairs", "h2h_pentanomial", "h2h_pair_score", "h2h_pair_ci_low", "h2h_pair_ci_high", "h2h_pair_verdict",
+    "gsprt_llr", "gsprt_lower", "gsprt_upper", "gsprt_decision",
+    "glicko2_rating", "glicko2_rd", "glicko2_shuffled_median", "glicko2_shuffled_low", "glicko2_shuffled_high",
+    "mean_illegal_tries", "mode", "engine", "anchors", "verdict"]
 
 
 # The evaluation table's fields the ratings read, and the type each must parse as.
@@ -156,10 +166,63 @@ def verdict(ci_low: float, ci_high: float, best: float) -> str:
     return "inconclusive"
 
 
+def glicko2_shuffled(pairs: Sequence[tuple[float, float]], *, start: Glicko2, tau: float, shuffles: int,
+                     seed: int) -> tuple[float, float, float]:
+    """Sequential Glicko-2's median and 95% range over ``shuffles`` seeded orders of the games.
+
+    The sequential rating weighs recent games more, so its value depends on the order the
+    games are fed in; the range says how much, for the same games.
+    """
+    rng = np.random.default_rng(seed)
+    ratings = []
+    for _ in range(shuffles):
+        order = rng.permutation(len(pairs))
+        ratings.append(glicko2_sequential([pairs[i] for i in order], start=start, tau=tau).rating)
+    return (float(np.median(ratings)), float(np.quantile(ratings, 0.025)), float(np.quantile(ratings, 0.975)))
+
+
+def _minus_best(group: pd.DataFrame, mle, best: float, name: str,
+                calibration: Calibration | None) -> dict[str, object]:
+    """The model's rating minus the best player's: jointly with the calibration where that player
+    took part in it (``joint``), else with the best player's rating taken as exact (``point``)."""
+    if calibration is not None and name in calibration.ratings:
+        diff = rating_difference(calibration.games, list(zip(group["opponent"], group["model_score"])), best=name,
+                                 anchor=calibration.anchor)
+        low, estimate, high, at_bound, method = diff.ci_low, diff.estimate, diff.ci_high, diff.at_bound, "joint"
+    elif best == best:
+        low, estimate, high, at_bound, method = (mle.ci_low - best, mle.rating - best, mle.ci_high - best,
+                                                 mle.at_bound, "point")
+    else:
+        return {"minus_best": "", "minus_best_ci_low": "", "minus_best_ci_high": "", "minus_best_at_bound": "",
+                "minus_best_method": ""}
+    return {"minus_best": round(estimate, 1), "minus_best_ci_low": round(low, 1),
+            "minus_best_ci_high": round(high, 1), "minus_best_at_bound": int(at_bound), "minus_best_method": method}
+
+
+def _head_to_head(games: pd.DataFrame, seed: int, sequential: SequentialTest) -> dict[str, object]:
+    """The model against the best player: per game, per colour-swapped pair, and the GSPRT on the pairs."""
+    empty = {k: "" for k in RATINGS_COLUMNS if k.startswith(("h2h_", "gsprt_"))}
+    if games.empty:
+        return empty | {"h2h_games": 0, "h2h_pairs": 0}
+    score, low, high = head_to_head(games["model_score"].tolist(), seed=seed)
+    out = empty | {"h2h_games": len(games), "h2h_score": round(score, 4), "h2h_ci_low": round(low, 4),
+                   "h2h_ci_high": round(high, 4), "h2h_verdict": verdict(low, high, 0.5)}
+    pairs = pair_scores(dict(zip(games["game"].tolist(), games["model_score"].tolist())))
+    counts = pentanomial(pairs)
+    pair_score, pair_low, pair_high = head_to_head(pairs, seed=seed)
+    llr = sequential.llr(counts)
+    return out | {"h2h_pairs": len(pairs), "h2h_pentanomial": "/".join(map(str, counts)),
+                  "h2h_pair_score": round(pair_score, 4), "h2h_pair_ci_low": round(pair_low, 4),
+                  "h2h_pair_ci_high": round(pair_high, 4), "h2h_pair_verdict": verdict(pair_low, pair_high, 0.5),
+                  "gsprt_llr": round(llr, 3), "gsprt_lower": round(sequential.lower, 3),
+                  "gsprt_upper": round(sequential.upper, 3), "gsprt_decision": sequential.decision(llr)}
+
+
 def rate_rows(rows: pd.DataFrame | Sequence[Mapping[str, str]], best_by_cap: Mapping[int, float], *,
               glicko_start: Glicko2, tau: float, opponent_ratings: Mapping[str, float] | None = None,
-              anchors: str = "configured", best_player_by_cap: Mapping[int, str] | None = None
-              ) -> list[dict[str, object]]:
+              anchors: str = "configured", best_player_by_cap: Mapping[int, str] | None = None,
+              calibration: Calibration | None = None, sequential: SequentialTest = SequentialTest(),
+              shuffles: int = 200) -> list[dict[str, object]]:
     """One summary row per (cap, temperature), sorted by cap then temperature.
 
     ``rows`` are evaluation games as :func:`read_tables` reads them (or as dicts of text).
@@ -167,10 +230,11 @@ def rate_rows(rows: pd.DataFrame | Sequence[Mapping[str, str]], best_by_cap: Map
     ``opponent_ratings`` (by opponent name) replaces the ratings written in the game rows.
     ``best_player_by_cap`` names the strongest player in each cap's data; where that player
     was an evaluation opponent, the row also holds the direct test: the model's mean score
-    against it over their games, with a bootstrap interval, and ``h2h_verdict`` (transcends
-    when the whole interval is above one half). With most games drawn, scores against
-    opponents of different strength fit one logistic rating poorly, so this head-to-head
-    score is the cleaner test of "plays above the best player it learned from".
+    against it over their games and over their colour-swapped pairs (games 2i and 2i + 1),
+    each with a bootstrap interval and a verdict (transcends when the whole interval is above
+    one half), the pairs' pentanomial counts and ``sequential``'s GSPRT on them. Where that
+    player took part in ``calibration``, ``minus_best`` is the rating difference fitted on the
+    calibration's games and the model's in one likelihood, and ``verdict`` is its interval's.
     """
     games = pd.DataFrame(rows)
     if games.empty:
@@ -185,35 +249,38 @@ def rate_rows(rows: pd.DataFrame | Sequence[Mapping[str, str]], best_by_cap: Map
 
     out = []
     for (cap, temp), group in games.groupby(["cap", "temperature"]):
-        # A fixed, documented order for the order-dependent Glicko-2: opponent, then game index.
-        group = group.sort_values(["opponent", "game"], kind="stable")
+        # The paper's order for the order-dependent Glicko-2: its levels from the weakest up,
+        # each opponent's games in the order played.
+        group = group.sort_values(["opponent_rating", "opponent", "game"], kind="stable")
         scores = group["model_score"].tolist()
         pairs = list(zip(group["opponent_rating"].tolist(), scores))
         mle = elo_mle(pairs)
         glicko = glicko2_sequential(pairs, start=glicko_start, tau=tau)
+        # The seed names the (cap, temperature): the intervals do not move between runs.
+        seed = int(cap * 1e6 + round(temp * 1e4))
+        shuffled = glicko2_shuffled(pairs, start=glicko_start, tau=tau, shuffles=shuffles, seed=seed)
         best = best_by_cap.get(cap, float("nan"))
         name = (best_player_by_cap or {}).get(cap, "")
-        h2h = group.loc[group["opponent"] == name, "model_score"].tolist() if name else []
-        if h2h:
-            # The seed names the (cap, temperature): the interval does not move between runs.
-            score, low, high = head_to_head(h2h, seed=int(cap * 1e6 + round(temp * 1e4)))
-            h2h_fields = {"h2h_games": len(h2h), "h2h_score": round(score, 4), "h2h_ci_low": round(low, 4),
-                          "h2h_ci_high": round(high, 4), "h2h_verdict": verdict(low, high, 0.5)}
-        else:
-            h2h_fields = {"h2h_games": 0, "h2h_score": "", "h2h_ci_low": "", "h2h_ci_high": "", "h2h_verdict": ""}
+        known = calibration.ratings.get(name) if calibration is not None else None
+        difference = _minus_best(group, mle, best, name, calibration)
+        low = difference["minus_best_ci_low"]
         out.append({
             "cap": cap, "temperature": temp,
             "rating": round(mle.rating, 1), "ci_low": round(mle.ci_low, 1), "ci_high": round(mle.ci_high, 1),
             "games": len(group), "wins": scores.count(1.0), "draws": scores.count(0.5),
             "losses": scores.count(0.0), "forfeits": int(group["forfeit"].sum()),
-            "at_bound": int(mle.at_bound),
+            "at_bound": int(mle.at_bound), "best_player": name, "best_in_data": best,
+            "best_ci_low": known.ci_low if known else "", "best_ci_high": known.ci_high if known else "",
+            "above_best": int(mle.ci_low > best), **difference,
+            **_head_to_head(group.loc[group["opponent"] == name] if name else group.iloc[:0], seed, sequential),
             "glicko2_rating": round(glicko.rating, 1), "glicko2_rd": round(glicko.rd, 1),
-            "best_in_data": best, "above_best": int(mle.ci_low > best),
+            "glicko2_shuffled_median": round(shuffled[0], 1), "glicko2_shuffled_low": round(shuffled[1], 1),
+            "glicko2_shuffled_high": round(shuffled[2], 1),
             "mean_illegal_tries": round(int(group["illegal_tries"].sum()) / len(group), 3),
             "mode": ";".join(sorted(set(group["mode"]))),
             "engine": ";".join(sorted(set(group["engine"]))),
-            "anchors": anchors, "verdict": verdict(mle.ci_low, mle.ci_high, best),
-            "best_player": name, **h2h_fields,
+            "anchors": anchors,
+            "verdict": "unknown" if low == "" else verdict(float(low), float(difference["minus_best_ci_high"]), 0.0),
         })
     return out
 
@@ -225,7 +292,8 @@ def write_ratings(rows: Sequence[Mapping[str, object]], csv_out: str | Path, md_
         metrics: dict[str, dict[str, dict[str, object]]] = {}
         for r in rows:
             metrics.setdefault(f"cap{r['cap']}", {})[f"T{r['temperature']}"] = {
-                k: r[k] for k in ("rating", "ci_low", "ci_high", "games", "above_best")}
+                k: r[k] for k in ("rating", "ci_low", "ci_high", "games", "above_best", "minus_best",
+                                  "minus_best_ci_low", "minus_best_ci_high", "verdict")}
         write_json(json_out, metrics)
     with atomic_text(csv_out) as fh:
         # Each value as Python prints it, CRLF line ends and an unknown best as "nan": the bytes
@@ -233,10 +301,29 @@ def write_ratings(rows: Sequence[Mapping[str, object]], csv_out: str | Path, md_
         pd.DataFrame(rows, columns=RATINGS_COLUMNS, dtype=object).to_csv(
             fh, index=False, lineterminator="\r\n", na_rep="nan")
     shown = ["cap", "temperature", "rating", "ci_low", "ci_high", "games", "wins", "draws", "losses",
-             "forfeits", "glicko2_rating", "glicko2_rd", "best_in_data", "verdict", "best_player", "h2h_games",
-             "h2h_score", "h2h_ci_low", "h2h_ci_high", "h2h_verdict"]
+             "forfeits", "best_player", "best_in_data", "minus_best", "minus_best_ci_low", "minus_best_ci_high",
+             "verdict", "h2h_games", "h2h_score", "h2h_pentanomial", "h2h_pair_score", "h2h_pair_ci_low",
+             "h2h_pair_ci_high", "gsprt_llr", "gsprt_decision", "glicko2_rating", "glicko2_shuffled_low",
+             "glicko2_shuffled_high"]
     with atomic_text(md_out) as fh:
         fh.write("| " + " | ".join(shown) + " |\n")
         fh.write("|" + "---|" * len(shown) + "\n")
         for row in rows:
             fh.write("| " + " | ".join(str(row[c]) for c in shown) + " |\n")
+        fh.write(INTERVALS)
+
+
+# Which interval is which: written under the Markdown table (and said in README).
+INTERVALS = """
+Intervals, all 95%:
+- `ci_low`-`ci_high`: likelihood-ratio interval of the maximum-likelihood Elo against the opponents' ratings held fixed.
+- `minus_best_ci_*`: profile-likelihood interval of the model's rating minus the best player's, fitted jointly
+  with the calibration's games (`minus_best_method` joint), or the model's interval minus the best player's
+  rating taken as exact (point); `verdict` is this interval's: transcends when it lies above 0.
+- `best_ci_*`: the calibration's Wald interval of the best player's rating.
+- `h2h_ci_*` and `h2h_pair_ci_*`: percentile bootstrap (2,000 resamples) over the games against the best player,
+  and over their colour-swapped pairs (games 2i and 2i + 1); `h2h_pentanomial` counts pairs scoring 0, 1/2, 1,
+  3/2 and 2 points; `gsprt_*` is the GSPRT on those pairs (`gsprt_decision` H1, H0 or continue).
+- `glicko2_rating`: the paper's sequential Glicko-2 with the games in its order (opponents from the weakest up);
+  `glicko2_shuffled_*`: its median and 2.5%-97.5% range over seeded random orders of the same games.
+"""
