@@ -74,7 +74,8 @@ def test_a_condition_that_repeats_another_fails_naming_both():
     """The same configuration twice is one run counted twice (in a replicate sweep, one seed
     counted twice in "k of n")."""
     bad = deep_merge(SWEEP, {"sweep": {"conditions": {"again": {}}}})
-    with pytest.raises(ConfigError, match=r"sweep condition 'again': the same configuration as condition 's8' \(seed 8\)"):
+    with pytest.raises(ConfigError,
+                       match=r"sweep condition 'again': the same configuration as condition 's8' \(seed 8\)"):
         condition_configs(bad, SCHEMA, engine=False)
     bad = deep_merge(SWEEP, {"sweep": {"conditions": {"s10": {"seed": 9, "synthetic": {"mistakes": {"share": 1.0}}}}}})
     with pytest.raises(ConfigError, match="sweep condition 's10': the same configuration as condition 's9'"):
@@ -241,7 +242,8 @@ def test_a_replicate_sweeps_summary_holds_seed_and_across_rows_and_its_figure(tm
     assert list(read[0]) == SUMMARY_COLUMNS and len(read) == len(table) == 12
     assert [r["kind"] for r in read] == ["seed"] * 10 + ["across"] * 2
     assert [(r["condition"], r["temperature"]) for r in read[-2:]] == [("all", "0.001"), ("all", "1.0")]
-    assert (read[-1]["rating_transcends_k"], read[-1]["rating_n"], read[-1]["rating_minus_best_mean"]) == ("3", "5", "60.0")
+    assert (read[-1]["rating_transcends_k"], read[-1]["rating_n"], read[-1]["rating_minus_best_mean"]) == (
+        "3", "5", "60.0")
     assert read[-1]["rating_minus_best"] == "" and read[0]["rating_minus_best_mean"] == ""
     assert read[0]["rating_minus_best_from"] == "joint" and read[0]["h2h_from"] == "pairs"
     assert (tmp_path / "summary.png").read_bytes()[:4] == b"\x89PNG"

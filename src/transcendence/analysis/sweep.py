@@ -84,13 +84,12 @@ def summary_rows(condition: str, settings: Mapping[str, Any], ratings: Sequence[
     cap (the caps of its ``reward.caps``; a cap without one leaves the reward columns empty,
     as does a result without the ideal learner's ``ideal`` section).
 
-    The rating margin is the table's ``minus_best`` with its profile-likelihood interval
-    (``minus_best_ci_low``/``_high``, model and best player in one likelihood) where the row
-    has it (``rating_minus_best_from`` ``joint``); an older table without it gives the model's
-    rating and interval minus the best player's point rating (``model_ci``).
-    The head to head is the score over colour-swapped pairs (``h2h_pair_score``, its interval,
-    ``h2h_pairs``; its verdict from that interval) where the row has it (``h2h_from``
-    ``pairs``), else the score over games (``games``); ``h2h_count`` counts pairs or games.
+    The rating margin is the row's ``minus_best`` and its profile-likelihood interval (model
+    and best player in one likelihood; ``rating_minus_best_from`` ``joint``).
+    Older tables, without ``minus_best``: the model's interval minus the best player's point rating (``model_ci``).
+    The head to head is the score over colour-swapped pairs where the row has ``h2h_pair_score``
+    (its interval, ``h2h_pairs``, its verdict from that interval; ``h2h_from`` ``pairs``), else
+    the score over games (``games``); ``h2h_count`` counts the pairs or games.
     """
     from ..rating.table import verdict  # pandas: only when rows are made, not at start-up
 
@@ -121,7 +120,8 @@ def summary_rows(condition: str, settings: Mapping[str, Any], ratings: Sequence[
             h2h_count, h2h_verdict = _number(r.get("h2h_games")), r.get("h2h_verdict", "")
 
         row: dict[str, Any] = {
-            **dict.fromkeys(ACROSS_COLUMNS), "kind": kind, "condition": condition, **{k: settings[k] for k in ("seed", "share", "shared_rule")},
+            **dict.fromkeys(ACROSS_COLUMNS), "kind": kind, "condition": condition,
+            **{k: settings[k] for k in ("seed", "share", "shared_rule")},
             "cap": cap, "temperature": temperature, "best_player": r.get("best_player", ""),
             "best_rating": best, "rating": rating, "rating_ci_low": low, "rating_ci_high": high,
             "rating_minus_best": margin[0], "rating_minus_best_ci_low": margin[1],
@@ -177,7 +177,8 @@ def across_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         groups.setdefault((int(row["cap"]), float(row["temperature"])), []).append(row)
     out = []
     for (cap, temperature), group in sorted(groups.items()):
-        across: dict[str, Any] = {**dict.fromkeys(SUMMARY_COLUMNS), "kind": ACROSS, "condition": "all", "cap": cap, "temperature": temperature,
+        across: dict[str, Any] = {**dict.fromkeys(SUMMARY_COLUMNS), "kind": ACROSS, "condition": "all",
+                                  "cap": cap, "temperature": temperature,
                                   **{k: _common(group, k) for k in ("share", "shared_rule", "best_player")}}
         for measure, column, verdict_column in MEASURES:
             measured = [r for r in group if r.get(column) is not None]
