@@ -242,13 +242,8 @@ def summary_figure(rows: Sequence[Mapping[str, Any]], outputs: Sequence[str | Pa
     Conditions with the unpredictable shared rule are separate, labelled markers; the reward
     panel draws the ideal learner's margin (with its interval) as a dashed line.
     """
-    # matplotlib only here: the Snakefile imports this module for condition_settings at start-up.
-    from .figures import plt, save_figure
-
-    caps = sorted({int(r["cap"]) for r in rows})
-    temperatures = sorted({float(r["temperature"]) for r in rows})
-    colors = {t: plt.cm.viridis(i / max(1, len(temperatures) - 1)) for i, t in enumerate(temperatures)}
-    fig, axes = plt.subplots(len(caps), 3, figsize=(13, 3.6 * len(caps)), squeeze=False)
+    # matplotlib only inside (_grid): the Snakefile imports this module for condition_settings at start-up.
+    caps, temperatures, colors, fig, axes = _grid(rows)
     for axes_row, cap in zip(axes, caps):
         for ax, (column, interval, label, zero) in zip(axes_row, _PANELS):
             for t in temperatures:
@@ -260,14 +255,36 @@ def summary_figure(rows: Sequence[Mapping[str, Any]], outputs: Sequence[str | Pa
                 if column == "reward_minus_best":
                     _draw(ax, learnable, "ideal_reward_minus_best", "ideal_reward_minus_best_ci", zero,
                           colors[t], f"T = {t:g}, ideal learner", "--", band=True)
-            ax.axhline(0, ls="--", color="black", lw=0.8)
             ax.set_xlim(-0.05, 1.05)  # the share's whole range, so every cap's panels align
-            ax.set_title(f"cap {cap}: {label}", fontsize=9)
-            ax.set_xlabel("share of shared mistakes p")
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=6)
-            else:
-                ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="gray")
+            _finish_panel(ax, f"cap {cap}: {label}", "share of shared mistakes p")
+    _finish_figure(fig, outputs, title)
+
+
+def _grid(rows: Sequence[Mapping[str, Any]]):
+    """A figure's caps (one row of three panels each), temperatures and their colours, figure and axes."""
+    from .figures import plt
+
+    caps = sorted({int(r["cap"]) for r in rows})
+    temperatures = sorted({float(r["temperature"]) for r in rows})
+    colors = {t: plt.cm.viridis(i / max(1, len(temperatures) - 1)) for i, t in enumerate(temperatures)}
+    fig, axes = plt.subplots(len(caps), 3, figsize=(13, 3.6 * len(caps)), squeeze=False)
+    return caps, temperatures, colors, fig, axes
+
+
+def _finish_panel(ax, title: str, xlabel: str) -> None:
+    """A panel's zero line, title, axis label and legend (or "not measured" where it has no series)."""
+    ax.axhline(0, ls="--", color="black", lw=0.8)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6)
+    else:
+        ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="gray")
+
+
+def _finish_figure(fig, outputs: Sequence[str | Path], title: str) -> None:
+    from .figures import save_figure
+
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -309,18 +326,13 @@ def replicate_figure(rows: Sequence[Mapping[str, Any]], outputs: Sequence[str | 
     in k of n"; the dashed black line is 0. ``rows`` are :func:`write_sweep_summary`'s
     (kinds ``seed`` and ``across``).
     """
-    from .figures import plt, save_figure
-
     seeds = [r for r in rows if r["kind"] != ACROSS]
     across = {(int(r["cap"]), float(r["temperature"])): r for r in rows if r["kind"] == ACROSS}
     conditions = list(dict.fromkeys(r["condition"] for r in seeds))
     position = {c: i for i, c in enumerate(conditions)}
     seed_of = {r["condition"]: r["seed"] for r in seeds}
-    caps = sorted({int(r["cap"]) for r in seeds})
-    temperatures = sorted({float(r["temperature"]) for r in seeds})
-    colors = {t: plt.cm.viridis(i / max(1, len(temperatures) - 1)) for i, t in enumerate(temperatures)}
+    caps, temperatures, colors, fig, axes = _grid(seeds)
     width = 0.5 / max(1, len(temperatures))  # the temperatures' offsets within one seed's slot
-    fig, axes = plt.subplots(len(caps), 3, figsize=(13, 3.6 * len(caps)), squeeze=False)
     for axes_row, cap in zip(axes, caps):
         for ax, (column, interval, label, zero), (measure, _, _) in zip(axes_row, _PANELS, MEASURES):
             for j, t in enumerate(temperatures):
@@ -344,16 +356,7 @@ def replicate_figure(rows: Sequence[Mapping[str, Any]], outputs: Sequence[str | 
                     ax.axhline(mean - zero, color=colors[t], lw=1.2, alpha=0.8)
                 errors = [[a - b for a, b in zip(y, lows)], [b - a for a, b in zip(y, highs)]]
                 ax.errorbar(x, y, yerr=errors, fmt="o", color=colors[t], ms=4, capsize=2, lw=1, label=text)
-            ax.axhline(0, ls="--", color="black", lw=0.8)
             ax.set_xticks(range(len(conditions)), [str(seed_of[c]) for c in conditions], rotation=30, fontsize=7)
             ax.set_xlim(-0.5, len(conditions) - 0.5)
-            ax.set_title(f"cap {cap}: {label}", fontsize=9)
-            ax.set_xlabel("seed")
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=6)
-            else:
-                ax.text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax.transAxes, color="gray")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    save_figure(fig, outputs)
+            _finish_panel(ax, f"cap {cap}: {label}", "seed")
+    _finish_figure(fig, outputs, title)
