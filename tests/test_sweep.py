@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from transcendence.analysis.sweep import (SUMMARY_COLUMNS, condition_settings, summary_figure, summary_rows,
-                                          write_summary)
+from transcendence.analysis.sweep import (ACROSS_COLUMNS, SUMMARY_COLUMNS, across_rows, condition_settings,
+                                          replicate_figure, summary_figure, summary_rows, write_summary,
+                                          write_sweep_summary)
 from transcendence.config_check import ConfigError
 from transcendence.provenance.dvc_stages import main as dvc_stages_main
-from transcendence.sweep_conditions import condition_configs, deep_merge
+from transcendence.sweep_conditions import condition_configs, deep_merge, sweep_kind
 
 from .conftest import ROOT, copy_repository, link_environment, shell, snakemake
 
@@ -67,6 +68,36 @@ def test_a_condition_name_must_be_a_safe_folder_and_rule_prefix(tmp_path):
     bad = deep_merge(SWEEP, {"sweep": {"conditions": {"../up": {}}}})
     with pytest.raises(ConfigError, match="sweep.conditions"):
         condition_configs(bad, SCHEMA, engine=False)
+
+
+def test_a_condition_that_repeats_another_fails_naming_both():
+    """The same configuration twice is one run counted twice (in a replicate sweep, one seed
+    counted twice in "k of n")."""
+    bad = deep_merge(SWEEP, {"sweep": {"conditions": {"again": {}}}})
+    with pytest.raises(ConfigError,
+                       match=r"sweep condition 'again': the same configuration as condition 's8' \(seed 8\)"):
+        condition_configs(bad, SCHEMA, engine=False)
+    bad = deep_merge(SWEEP, {"sweep": {"conditions": {"s10": {"seed": 9, "synthetic": {"mistakes": {"share": 1.0}}}}}})
+    with pytest.raises(ConfigError, match="sweep condition 's10': the same configuration as condition 's9'"):
+        condition_configs(bad, SCHEMA, engine=False)
+
+
+def test_a_sweep_whose_conditions_differ_in_seed_alone_is_a_replicate_sweep():
+    seeds = yaml.safe_load((ROOT / "config/seeds.yaml").read_text())
+    configs = condition_configs(seeds, SCHEMA, engine=False)
+    assert sweep_kind(configs) == "replicates"
+    assert [c["seed"] for c in configs.values()] == [20240611, 20240612, 20240613, 20240614, 20240615]
+    # The smoke sweep's second condition also shares every mistake; the diversity sweeps differ in
+    # the share (and rule) alone.
+    assert sweep_kind(condition_configs(SWEEP, SCHEMA, engine=False)) == "conditions"
+    for name in ("diversity.yaml", "diversity-pilot.yaml"):
+        config = yaml.safe_load((ROOT / "config" / name).read_text())
+        assert sweep_kind(condition_configs(config, SCHEMA, engine=False)) == "conditions", name
+    # Any other key that differs, however deep, makes it a sweep of conditions; one condition is none.
+    other = deep_merge(seeds, {"sweep": {"conditions": {"s20240615": {"evaluate": {"games": 40}}}}})
+    assert sweep_kind(condition_configs(other, SCHEMA, engine=False)) == "conditions"
+    assert sweep_kind({"s1": configs["s20240611"]}) == "conditions"
+    assert sweep_kind({"a": {"seed": 1, "x": {"y": 1}}, "b": {"seed": 2, "x": {"y": 1}}}) == "replicates"
 
 
 def test_condition_settings_read_the_mistake_rule():
@@ -127,6 +158,107 @@ def test_summary_table_and_figure_are_written(tmp_path):
     summary_figure(rows, [tmp_path / "summary.png", tmp_path / "summary.pdf"])
     assert (tmp_path / "summary.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "summary.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+def test_the_rating_margin_is_the_joint_difference_and_the_head_to_head_the_pair_score_when_the_table_has_them():
+    """A ratings table with the joint likelihood's difference and the pair score (new) and one
+    without (older): the summary takes the new columns where they are, else falls back."""
+    old = _ratings_row(400, 0.001, 381.0)
+    new = {**old, "minus_best": "98.1", "minus_best_ci_low": "14.2", "minus_best_ci_high": "181.9",
+           "h2h_pairs": "40", "h2h_pair_score": "0.4", "h2h_pair_ci_low": "0.3", "h2h_pair_ci_high": "0.45",
+           "h2h_games": "80"}
+    # Columns present but empty (no best player, or no pairs played): the older measures.
+    empty = {**old, "minus_best": "", "minus_best_ci_low": "", "minus_best_ci_high": "", "h2h_pairs": "0",
+             "h2h_pair_score": "", "h2h_pair_ci_low": "", "h2h_pair_ci_high": "", "h2h_games": "80"}
+    settings = {"seed": 7, "share": 0.0, "shared_rule": "network"}
+    joint, fallback, blank = (summary_rows("s", settings, [r], {})[0] for r in (new, old, empty))
+    assert (joint["rating_minus_best"], joint["rating_minus_best_ci_low"], joint["rating_minus_best_ci_high"],
+            joint["rating_minus_best_from"]) == (98.1, 14.2, 181.9, "joint")
+    assert joint["rating"] == 381.0 and joint["rating_ci_low"] == 331.0  # the model's own interval stays
+    # The pair score's verdict comes from its interval (below 0.5 here), not the games' column.
+    assert (joint["h2h_score"], joint["h2h_ci_low"], joint["h2h_ci_high"], joint["h2h_verdict"],
+            joint["h2h_from"], joint["h2h_count"]) == (0.4, 0.3, 0.45, "below", "pairs", 40)
+    for row in (fallback, blank):
+        assert (row["rating_minus_best"], row["rating_minus_best_ci_low"], row["rating_minus_best_ci_high"],
+                row["rating_minus_best_from"]) == (pytest.approx(81.0), pytest.approx(31.0), pytest.approx(131.0),
+                                                   "model_ci")
+        assert (row["h2h_score"], row["h2h_ci_low"], row["h2h_verdict"], row["h2h_from"]) == (
+            0.56, 0.52, "transcends", "games")
+    assert blank["h2h_count"] == 80 and fallback["h2h_count"] is None  # the old test row has no h2h_games
+    inconclusive = summary_rows("s", settings, [{**new, "h2h_pair_ci_low": "0.45", "h2h_pair_ci_high": "0.6"}], {})
+    assert inconclusive[0]["h2h_verdict"] == "inconclusive"
+
+
+# Five seeds' rating margins, verdicts and reward margins at (cap 400, T = 0.001), hand-made.
+MARGINS = [(98.0, "transcends", 3.0), (60.0, "transcends", 2.0), (10.0, "inconclusive", -1.0),
+           (80.0, "transcends", 4.0), (52.0, "inconclusive", 2.0)]
+
+
+def _seed_rows(margins=MARGINS, temperature=0.001):
+    rows = []
+    for i, (margin, verdict, reward) in enumerate(margins):
+        rating = {**_ratings_row(400, temperature, 300.0 + margin), "minus_best": str(margin),
+                  "minus_best_ci_low": str(margin - 40), "minus_best_ci_high": str(margin + 40), "verdict": verdict,
+                  "h2h_pair_score": str(0.5 + margin / 1000), "h2h_pair_ci_low": str(0.51 if margin > 50 else 0.45),
+                  "h2h_pair_ci_high": "0.7", "h2h_pairs": "40"}
+        rows += summary_rows(f"s{i}", {"seed": 100 + i, "share": 0.0, "shared_rule": "network"}, [rating],
+                             {400: {"rows": [_reward_row(temperature, reward)]}}, kind="seed")
+    return rows
+
+
+def test_across_seed_rows_hold_mean_sd_min_max_and_k_of_n():
+    rows = _seed_rows() + _seed_rows([(-20.0, "below", -2.0), (20.0, "inconclusive", 1.0)], temperature=1.0)
+    rows[-1]["reward_minus_best"] = None  # a seed without the measure is not counted in its n
+    low, high = across_rows(rows)
+    assert (low["kind"], low["condition"], low["cap"], low["temperature"], low["seed"]) == (
+        "across", "all", 400, 0.001, None)
+    assert (low["share"], low["shared_rule"], low["best_player"]) == (0.0, "network", "eps0.75")
+    # rating margins 98, 60, 10, 80, 52: mean 60, sample SD sqrt((38² + 0² + 50² + 20² + 8²) / 4) = 33.1964
+    assert low["rating_minus_best_mean"] == 60.0
+    assert low["rating_minus_best_sd"] == pytest.approx(33.1964, abs=1e-4)
+    assert (low["rating_minus_best_min"], low["rating_minus_best_max"]) == (10.0, 98.0)
+    assert (low["rating_transcends_k"], low["rating_n"]) == (3, 5)
+    # head to head over pairs: 0.598, 0.56, 0.51, 0.58, 0.552; verdicts from the pair intervals.
+    assert low["h2h_score_mean"] == pytest.approx(0.56)
+    assert (low["h2h_transcends_k"], low["h2h_n"]) == (4, 5)
+    # reward margins 3, 2, -1, 4, 2 (each verdict `transcends` in the hand-made reward rows).
+    assert (low["reward_minus_best_mean"], low["reward_minus_best_sd"]) == (2.0, pytest.approx(1.8708, abs=1e-4))
+    assert (low["reward_transcends_k"], low["reward_n"]) == (5, 5)
+    # T = 1.0: two seeds, one of them without a reward; one value has no SD.
+    assert (high["rating_minus_best_mean"], high["rating_minus_best_sd"], high["rating_transcends_k"],
+            high["rating_n"]) == (0.0, pytest.approx(28.2843, abs=1e-4), 0, 2)
+    assert (high["reward_minus_best_mean"], high["reward_minus_best_sd"], high["reward_n"]) == (-2.0, None, 1)
+    # A measure no seed has is empty, k and n too.
+    none = across_rows([{**r, "reward_minus_best": None} for r in _seed_rows()])[0]
+    assert all(none[k] is None for k in ACROSS_COLUMNS if k.startswith("reward"))
+
+
+def test_a_replicate_sweeps_summary_holds_seed_and_across_rows_and_its_figure(tmp_path):
+    rows = _seed_rows() + _seed_rows(temperature=1.0)
+    table = write_sweep_summary("replicates", [{**r, "kind": "condition"} for r in rows], tmp_path / "summary.csv",
+                                [tmp_path / "summary.png", tmp_path / "summary.pdf"], sweep="seeds")
+    with open(tmp_path / "summary.csv", newline="") as fh:
+        read = list(csv.DictReader(fh))
+    assert list(read[0]) == SUMMARY_COLUMNS and len(read) == len(table) == 12
+    assert [r["kind"] for r in read] == ["seed"] * 10 + ["across"] * 2
+    assert [(r["condition"], r["temperature"]) for r in read[-2:]] == [("all", "0.001"), ("all", "1.0")]
+    assert (read[-1]["rating_transcends_k"], read[-1]["rating_n"], read[-1]["rating_minus_best_mean"]) == (
+        "3", "5", "60.0")
+    assert read[-1]["rating_minus_best"] == "" and read[0]["rating_minus_best_mean"] == ""
+    assert read[0]["rating_minus_best_from"] == "joint" and read[0]["h2h_from"] == "pairs"
+    assert (tmp_path / "summary.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "summary.pdf").read_bytes()[:5] == b"%PDF-"
+    # A sweep of conditions keeps its rows as they are (kind `condition`) and adds none.
+    conditions = write_sweep_summary("conditions", rows, tmp_path / "c.csv", [tmp_path / "c.png"])
+    assert [r["kind"] for r in conditions] == ["seed"] * 10 and (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="unknown kind of sweep"):
+        write_sweep_summary("seeds", rows, tmp_path / "x.csv", [tmp_path / "x.png"])
+
+
+def test_the_replicate_figure_marks_a_measure_no_seed_has(tmp_path):
+    rows = [{**r, "reward_minus_best": None} for r in _seed_rows()]
+    replicate_figure(rows + across_rows(rows), [tmp_path / "f.png", tmp_path / "f.pdf"])
+    assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "f.pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def _jobs(out: str) -> dict[str, list[str]]:

@@ -7,6 +7,10 @@
 SWEEP = config["sweep"]["name"]
 
 from transcendence.analysis.sweep import condition_settings
+from transcendence.sweep_conditions import sweep_kind
+
+# replicates (conditions that differ in seed alone: a summary across seeds) or conditions.
+SWEEP_KIND = sweep_kind(CONDITIONS)
 
 
 # The profile's per-rule settings (set-threads, set-resources, groups) name the study's rules;

@@ -1,5 +1,7 @@
 # A sweep's summary (workflow/sweep.smk): every condition's margins over the best player in its
-# data, by rating, head to head and expected reward, in one table and one figure.
+# data, by rating, head to head and expected reward, in one table and one figure; a replicate
+# sweep's (SWEEP_KIND replicates) adds each margin's spread and "transcends in k of n" across
+# the seeds, and its figure is by seed (analysis/sweep.py's write_sweep_summary).
 
 
 rule sweep_summary:
@@ -20,6 +22,7 @@ rule sweep_summary:
         pdf=f"results/{SWEEP}/summary.pdf",
     params:
         sweep=SWEEP,
+        kind=SWEEP_KIND,
         conditions={c: condition_settings(cfg) for c, cfg in CONDITIONS.items()},
         ratings={c: condition_ratings(c) for c in CONDITIONS},
         rewards=sweep_reward_tables(),

@@ -1,6 +1,7 @@
-"""Rule sweep_summary: every condition's rating, head-to-head and expected-reward margins in one table and figure."""
+"""Rule sweep_summary: every condition's rating, head-to-head and expected-reward margins in one
+table and figure; a replicate sweep's with its across-seed rows and its figure by seed."""
 
-from transcendence.analysis.sweep import read_condition, summary_figure, write_summary
+from transcendence.analysis.sweep import read_condition, write_sweep_summary
 from transcendence.logs import logged
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
@@ -8,6 +9,6 @@ with logged(sm.log[0]) as log:
     rows = [row for condition, settings in sm.params.conditions.items()
             for row in read_condition(condition, settings, sm.params.ratings[condition],
                                       sm.params.rewards.get(condition, []))]
-    write_summary(rows, sm.output.csv)
-    summary_figure(rows, [sm.output.png, sm.output.pdf], title=f"Sweep {sm.params.sweep}: margins over the best player in the data")
-    print(f"{len(rows)} rows from {len(sm.params.conditions)} conditions", file=log)
+    table = write_sweep_summary(sm.params.kind, rows, sm.output.csv, [sm.output.png, sm.output.pdf],
+                                sweep=sm.params.sweep)
+    print(f"a sweep of {sm.params.kind}: {len(table)} rows from {len(sm.params.conditions)} conditions", file=log)
