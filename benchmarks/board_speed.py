@@ -17,7 +17,7 @@ two cores are shared and wall time mostly measures the others' load.
    first: the same features, moves and legal moves); then the two encodings alone on the
    same positions.
 3. evaluation: games per CPU-hour of ``evaluate.run_shard`` with a 32x4 board checkpoint
-   (freshly initialised and saved with ``save_board_model``, or ``--model``) against the
+   (freshly initialised and saved with ``save_model``, or ``--model``) against the
    eps0.75 synthetic opponent (Stockfish depth 1, three moves in four uniformly random),
    ``legal_moves`` mode, the config's shard of 80 games at T=1, ``batch_games`` 40 against 1
    (checked: the same games, PGN and table byte for byte). The engine's own CPU (child
@@ -58,8 +58,8 @@ from tests.test_board import reference_encode  # noqa: E402
 from transcendence.data.board_positions import Positions, game_examples  # noqa: E402
 from transcendence.model.board_encoding import FEATURES, encode, legal_moves, planes  # noqa: E402
 from transcendence.model.board_network import BoardNet, BoardNetConfig  # noqa: E402
-from transcendence.training.board_training import batch_loss  # noqa: E402
-from transcendence.model.checkpoint import save_board_model  # noqa: E402
+from transcendence.families.board.training import batch_loss  # noqa: E402
+from transcendence.model.checkpoint import save_model  # noqa: E402
 from transcendence.play.evaluate import run_shard  # noqa: E402
 from transcendence.players.player import Player  # noqa: E402
 from transcendence.training.train import batch_rows  # noqa: E402
@@ -269,7 +269,7 @@ def bench_evaluation(args: argparse.Namespace) -> dict:
         else:
             torch.manual_seed(0)
             model_path = tmp / "model.pt"
-            save_board_model(model_path, BoardNet(BoardNetConfig(args.channels, args.blocks)), {"step": 0, "seed": 0})
+            save_model(model_path, BoardNet(BoardNetConfig(args.channels, args.blocks)), {"step": 0, "seed": 0}, family="board")
             out["model"] = f"fresh {args.channels}x{args.blocks}"
         played = {}
         for batch in (args.batch_games, 1):

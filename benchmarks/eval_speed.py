@@ -30,9 +30,9 @@ from transcendence.play.evaluate import Game, run_shard
 from transcendence.players.player import Player
 from transcendence.seeds import game_seed
 from transcendence.pgn.text import prompt_for
-from transcendence.play.sampling import MAX_MOVE_CHARS, RESULT, sample
+from transcendence.families.sampling import MAX_MOVE_CHARS, RESULT, sample
 from transcendence.pgn.text import format_pgn
-from transcendence.model.checkpoint import load_model
+from transcendence.families import load_model
 from transcendence.model.device import pick_device
 from transcendence.engine.uci import UciEngine
 from transcendence.pgn.vocab import SPACE_ID, VOCAB, encode

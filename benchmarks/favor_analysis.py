@@ -3,7 +3,7 @@
 1. Stockfish's values of every legal move (one multipv search per position): one engine
    process against a pool of ``--workers``, and a re-run served by the on-disk cache.
 2. The model's samples: ``--samples`` per-character samples per position drawn one at a
-   time through ``ModelPolicy`` (one try each) against ``PositionSampler``'s batch.
+   time through ``ModelPolicy`` (one try each) against ``CharacterSampler``'s batch.
 
 Positions are the first plies of seeded random games; the model is a randomly initialised
 one of the embedded default's size (its samples are mostly not moves, which costs the
@@ -23,9 +23,9 @@ import chess
 import torch
 
 from transcendence.model.gpt import GPT, GPTConfig
-from transcendence.play.move_samples import PositionSampler
+from transcendence.families.text.move_samples import CharacterSampler
 from transcendence.engine.move_values import analyse_positions
-from transcendence.play.policy import ModelPolicy
+from transcendence.families.text.policy import ModelPolicy
 
 
 def games(n: int, seed: int = 0) -> list[tuple[list[str], chess.Board]]:
@@ -82,11 +82,11 @@ def main() -> None:
     one = time.perf_counter() - t
     t = time.perf_counter()
     for sans, board in positions:
-        PositionSampler(model, board, sans, "per_character").moves_at(1.0, args.samples, torch.Generator().manual_seed(0))
+        CharacterSampler(model, board, sans).moves_at(1.0, args.samples, torch.Generator().manual_seed(0))
     batched = time.perf_counter() - t
     print(f"per-character samples, {args.sample_positions} positions x {args.samples} at T=1:")
     print(f"  one at a time (ModelPolicy): {one:7.2f} s")
-    print(f"  batched (PositionSampler):   {batched:7.2f} s  ({one / batched:5.1f}x)")
+    print(f"  batched (CharacterSampler):   {batched:7.2f} s  ({one / batched:5.1f}x)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ as soon as it ends, so a run stopped at its time limit still leaves the sections
   (``filter_dump``, ``build_dataset``): the packed ``train.bin``/``val.bin`` the model reads;
 * ``matmul``: the device's measured dense matrix rate (bf16 on a GPU), the ceiling for MFU
   beside the datasheet's;
-* ``e2e``: the CUDA path of the workflow end to end: ``train_cli.run`` (what the Snakemake
+* ``e2e``: the CUDA path of the workflow end to end: ``train_job.run`` (what the Snakemake
   rule calls) trains on the real games, is killed right after a checkpoint, runs again and
   resumes from it, then the checkpoint is loaded (``load_model``) and checked against the
   validation loss it recorded, and evaluated through ``run_shard`` on the device;
@@ -436,7 +436,7 @@ def section_train(ctx: Context) -> dict:
 # it has written the checkpoint of step KILL, as a preempted or killed job would be.
 LEG1 = r"""
 import json, os, signal, sys
-import transcendence.training.train as train
+import transcendence.families.text.training as train
 job, kill, log_path, threads = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 save = train.save_atomic
 def save_then_die(path, obj):
@@ -444,7 +444,7 @@ def save_then_die(path, obj):
     if isinstance(obj, dict) and "optimizer" in obj and obj.get("step") == kill:
         os.kill(os.getpid(), signal.SIGKILL)
 train.save_atomic = save_then_die
-from transcendence.training.train_cli import run
+from transcendence.families.train_job import run
 with open(log_path, "a") as log:
     run(job, processes=1, threads=threads, log=log)
 """
@@ -452,9 +452,10 @@ with open(log_path, "a") as log:
 
 def section_e2e(ctx: Context) -> dict:
     from transcendence.data.packing import load_blocks
-    from transcendence.training.train import TrainConfig, evaluate_loss
-    from transcendence.model.checkpoint import load_model
-    from transcendence.training.train_cli import run
+    from transcendence.families.text.training import evaluate_loss
+    from transcendence.training.train import TrainConfig
+    from transcendence.families import load_model
+    from transcendence.families.train_job import run
 
     p, dev = ctx.profile, ctx.device
     work = ctx.work / "e2e"
@@ -569,7 +570,8 @@ def section_eval(ctx: Context) -> dict:
     from transcendence.players.player import Player
     from transcendence.model.gpt import GPT, GPTConfig
     from transcendence.pgn.text import format_pgn
-    from transcendence.model.checkpoint import load_model, save_model
+    from transcendence.families import load_model
+    from transcendence.model.checkpoint import save_model
 
     p, dev = ctx.profile, ctx.device
     work = ctx.work / "eval"
@@ -642,9 +644,9 @@ def section_eval(ctx: Context) -> dict:
 
 # -- the board family (``model.family: board``) -------------------------------------------
 # Kept apart from the text family's sections: its own data (positions), training entry (the same
-# train_cli.run, with family board) and policy (BoardBatchPolicy, legal moves only).
+# train_job.run, with family board) and policy (BoardBatchPolicy, legal moves only).
 
-BOARD_MODULES = ("transcendence.data.board_positions", "transcendence.training.board_training", "transcendence.play.board_policy")
+BOARD_MODULES = ("transcendence.data.board_positions", "transcendence.families.board.training", "transcendence.families.board.policy")
 
 
 def board_missing() -> list[str]:
@@ -670,7 +672,7 @@ def board_model() -> dict:
 
 
 def section_board(ctx: Context) -> dict:
-    """Training positions/s (train_cli.run, family board) and games/hour of the board network
+    """Training positions/s (train_job.run, family board) and games/hour of the board network
     playing many games at once (BoardBatchPolicy + EnginePool + play_games, what the evaluation
     engine runs) against one game at a time with one engine."""
     missing = board_missing()
@@ -678,13 +680,13 @@ def section_board(ctx: Context) -> dict:
         return {"status": "todo", "reason": f"not measured: {', '.join(missing)} not in the package yet "
                 "(benchmarks/README.md, TODO)"}
     from transcendence.data.board_positions import build_positions
-    from transcendence.play.board_policy import BoardBatchPolicy
+    from transcendence.families.board.policy import BoardBatchPolicy
     from transcendence.engine.pool import EnginePool
     from transcendence.play.evaluate import Game, play_games
     from transcendence.players.player import Player
     from transcendence.seeds import game_seed
-    from transcendence.model.checkpoint import load_model
-    from transcendence.training.train_cli import run
+    from transcendence.families import load_model
+    from transcendence.families.train_job import run
 
     p, dev = ctx.profile, ctx.device
     work = ctx.work / "board"
@@ -815,7 +817,7 @@ def markdown(report: dict) -> str:
     e2e = s.get("e2e", {})
     if "steps" in e2e:
         lines += ["", "## The CUDA path end to end" if report["profile"] == "gpu" else "## The path end to end", "",
-                  f"`train_cli.run` on {e2e['device']}: killed after the checkpoint of step {e2e['killed_after_step']} "
+                  f"`train_job.run` on {e2e['device']}: killed after the checkpoint of step {e2e['killed_after_step']} "
                   f"(exit {e2e['leg1_exit']}), resumed from step {e2e['resumed_from_step']}, {e2e['steps']} steps "
                   f"({_fmt(e2e['tokens_per_s_leg2'])} tokens/s in the resumed run); validation loss "
                   f"{e2e['first_val_loss']} -> {e2e['final_val_loss']}, reloaded checkpoint {e2e['reloaded_val_loss']} "
@@ -845,7 +847,7 @@ def markdown(report: dict) -> str:
         tr, ev = b["train"], b["eval"]
         lines += [f"Board network {b['model']} ({b['parameters']:,} parameters) on {b['device']}: "
                   f"{b['positions']['train']:,} training positions from cap {b['positions']['cap']} "
-                  f"({b['positions']['seconds']} s); `train_cli.run` {tr['steps']} steps of {tr['batch_size']} in "
+                  f"({b['positions']['seconds']} s); `train_job.run` {tr['steps']} steps of {tr['batch_size']} in "
                   f"{tr['seconds']} s: {tr['positions_per_s']:,} positions/s over the whole call, "
                   f"**{_fmt(tr['positions_per_s_logged'])} positions/s** in the steps (the trainer's log, median "
                   f"window); validation loss "

@@ -18,7 +18,7 @@ import torch
 
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.pgn.text import prompt_for
-from transcendence.play.policy import ModelPolicy
+from transcendence.families.text.policy import ModelPolicy
 from transcendence.pgn.vocab import encode
 
 

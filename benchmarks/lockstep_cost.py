@@ -28,16 +28,17 @@ import torch
 from transcendence.engine.pool import EnginePool
 from transcendence.engine.uci import find_engine
 from transcendence.model.board_network import BoardNet, BoardNetConfig
-from transcendence.model.checkpoint import load_model, save_board_model
+from transcendence.families import load_model
+from transcendence.model.checkpoint import save_model
 from transcendence.play.evaluate import Game, play_games
-from transcendence.play.families import batch_policy
+from transcendence.families import family_of
 from transcendence.players.player import Player
 
 
 def play(model, engines: EnginePool, opponent: Player, args: argparse.Namespace, lockstep: bool
          ) -> tuple[float, list[tuple[int, tuple[str, ...]]]]:
     """Wall seconds for one shard, and its games (index, moves)."""
-    policy = batch_policy(model, slots=args.batch_games, temperature=args.temperature, mode="legal_moves",
+    policy = family_of(model).batch_policy(model, slots=args.batch_games, temperature=args.temperature, mode="legal_moves",
                           max_tries=1)
     games = [Game(g, model_white=g % 2 == 0, seed=1000 + g) for g in range(args.games)]
     ended: list[tuple[int, tuple[str, ...]]] = []
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.manual_seed(0)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.pt"
-            save_board_model(path, BoardNet(BoardNetConfig()), {})
+            save_model(path, BoardNet(BoardNetConfig()), {}, family="board")
             model = load_model(path, torch.device("cpu"))
     opponent = Player(f"eps{args.eps}", 0, {"depth": 1}, eps=args.eps)
     seconds: dict[str, list[float]] = {"lockstep": [], "overlap": []}

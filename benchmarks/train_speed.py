@@ -39,7 +39,8 @@ import yaml
 from transcendence.training.distributed import Ranks
 from transcendence.model.gpt import GPTConfig
 from transcendence.data.packing import load_blocks
-from transcendence.training.train import TrainConfig, batch_rows, build, get_batch, lr_at, train_step
+from transcendence.families.text.training import build, get_batch, train_step
+from transcendence.training.train import TrainConfig, batch_rows, lr_at
 
 ROOT = Path(__file__).resolve().parents[1]
 PEAKS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 FLOP/s

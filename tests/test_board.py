@@ -13,7 +13,7 @@ import torch
 from transcendence.data.board_positions import build_positions, game_examples, load_positions
 from transcendence.model.board_encoding import FEATURES, N_MOVES, encode, legal_mask, legal_moves, move_index, planes
 from transcendence.model.board_network import BoardNet, BoardNetConfig
-from transcendence.play.board_policy import BoardBatchPolicy, legal_move_scores
+from transcendence.families.board.policy import BoardBatchPolicy, legal_move_scores
 from transcendence.files import atomic_text
 
 
@@ -172,7 +172,7 @@ def test_the_policy_samples_legal_moves_and_low_temperature_is_the_argmax():
     torch.manual_seed(0)
     model = BoardNet(BoardNetConfig(channels=8, blocks=1)).eval()
     boards = random_positions(n_games=4, seed=6)[:12]
-    from transcendence.play.batch_policy import Request
+    from transcendence.families import Request
 
     policy = BoardBatchPolicy(model, slots=len(boards), temperature=1e-3)
     reqs = [Request(i, b, [], torch.Generator().manual_seed(i)) for i, b in enumerate(boards)]
@@ -210,7 +210,7 @@ def test_board_smoke_run_trains_board_networks_and_plays_only_legal_moves(smoke_
 
     import chess.pgn
 
-    from transcendence.model.checkpoint import load_model
+    from transcendence.families import load_model
 
     cfg = _smoke_board_config()
     assert cfg["model"]["family"] == "board"
@@ -244,7 +244,7 @@ def test_board_smoke_run_trains_board_networks_and_plays_only_legal_moves(smoke_
 def test_board_training_is_deterministic_and_resumes_exactly(tmp_path):
     import io
 
-    from transcendence.training.board_training import train_board
+    from transcendence.families.board.training import train_board
     from transcendence.training.train import TrainConfig
 
     rng = random.Random(9)
@@ -295,7 +295,7 @@ def test_board_training_is_deterministic_and_resumes_exactly(tmp_path):
 def test_a_board_state_learnt_from_other_positions_of_the_same_count_is_not_resumed(tmp_path):
     import io
 
-    from transcendence.training.board_training import train_board
+    from transcendence.families.board.training import train_board
     from transcendence.training.train import TrainConfig
 
     cfg = TrainConfig(max_steps=4, batch_size=8, learning_rate=1e-2, min_lr=1e-3, warmup_steps=1,

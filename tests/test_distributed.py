@@ -11,8 +11,8 @@ import torch
 from transcendence.training.distributed import Ranks, weights_digest
 from transcendence.model.gpt import GPTConfig
 from transcendence.training.train import my_micro_batches
-from transcendence.model.checkpoint import load_model
-from transcendence.training.train_cli import run
+from transcendence.families import load_model
+from transcendence.families.train_job import run
 
 from .conftest import TINY_MODEL_SIZES
 

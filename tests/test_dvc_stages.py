@@ -97,6 +97,25 @@ def test_code_deps_follow_the_packages_imports(tmp_path):
     assert "packing.py" in real and "train.py" not in real
 
 
+def test_a_methods_imports_count_where_the_method_is_called(tmp_path):
+    package = tmp_path / "src" / "transcendence"
+    package.mkdir(parents=True)
+    (package / "kinds.py").write_text(
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from . import typed\n\n\n"
+        "class Kind:\n    def __init__(self):\n        from . import made\n\n"
+        "    def play(self):\n        from . import playing\n        return playing.go()\n\n"
+        "    def learn(self):\n        from . import learning\n\n\nKIND = Kind()\n")
+    for name in ("typed", "made", "playing", "learning"):
+        (package / f"{name}.py").write_text("")
+    (package / "playing.py").write_text("def go():\n    from . import deep\n")
+    (package / "deep.py").write_text("")
+    script = tmp_path / "script.py"
+    script.write_text("from transcendence.kinds import KIND\nKIND.play()\n")
+    assert [p.name for p in imported_modules(script, tmp_path / "src")] == ["deep.py", "kinds.py", "made.py", "playing.py"]
+    script.write_text("from transcendence.kinds import KIND\n")
+    assert [p.name for p in imported_modules(script, tmp_path / "src")] == ["kinds.py", "made.py"]
+
+
 def test_every_module_a_script_really_imports_is_among_its_dependencies():
     """The oracle: Python's own import of each rule script's package imports (sub-packages and
     relative imports included) loads no package module that the static scan missed."""

@@ -13,7 +13,7 @@ import torch
 from transcendence.play.evaluate import run_shard
 from transcendence.players.player import Player
 from transcendence.model.gpt import GPT, GPTConfig
-from transcendence.play.policy import ModelPolicy
+from transcendence.families.text.policy import ModelPolicy
 from transcendence.model.checkpoint import save_model
 
 OPP = Player("eps0.5", 780, {"depth": 1}, eps=0.5)
@@ -76,7 +76,7 @@ def test_same_seed_same_games_and_unfingerprinted_partials_are_replayed(model_pa
 
 
 def test_low_temperature_legal_mode_is_the_argmax(model_path):
-    from transcendence.model.checkpoint import load_model
+    from transcendence.families import load_model
 
     model = load_model(model_path)
     board = chess.Board()
@@ -91,7 +91,7 @@ def test_low_temperature_legal_mode_is_the_argmax(model_path):
 def test_legal_move_scores_are_the_model_log_probabilities(model_path):
     """The cached, batched scores equal prompt + move scored from scratch, move by move."""
     from transcendence.pgn.text import prompt_for
-    from transcendence.model.checkpoint import load_model
+    from transcendence.families import load_model
     from transcendence.pgn.vocab import encode
 
     model = load_model(model_path)
@@ -115,7 +115,7 @@ def test_legal_move_scores_are_the_model_log_probabilities(model_path):
 def test_cache_kept_across_moves_gives_the_scores_of_a_fresh_start(model_path):
     """A policy that reuses its previous prompt's cache scores like one that starts afresh,
     also when a new game begins (the cache must not leak across games)."""
-    from transcendence.model.checkpoint import load_model
+    from transcendence.families import load_model
 
     model = load_model(model_path)
     kept = ModelPolicy(model, temperature=1.0, mode="legal_moves")
@@ -268,7 +268,7 @@ class ReferencePolicy:
 
         from transcendence.pgn.text import prompt_for
         from transcendence.pgn.vocab import SPACE_ID, VOCAB, encode
-        from transcendence.play.sampling import Choice
+        from transcendence.families.sampling import Choice
 
         prompt = encode(prompt_for(sans)).tolist()
         if len(prompt) + 10 > self.model.config.block_size:
@@ -311,12 +311,12 @@ def test_batched_cached_engine_plays_the_games_of_the_cache_free_reference(
     """The oracle: the same shard through the batched engine (slot caches, padded steps,
     rewinds, legal moves scored as continuations of the cache) and through the plain
     reference gives the same PGN and rows: the same moves, tries, illegal tries and ends."""
-    import transcendence.play.evaluate as evaluate
+    from transcendence.families.text import TextFamily
 
     path = model_path if which == "random" else speller_path
     kw = dict(games=6, temperature=0.5, max_tries=20, max_fullmoves=12, batch_games=6)
     _, batched = shard(path, tmp_path / "batched", mode, **kw)
-    monkeypatch.setattr(evaluate, "batch_policy", lambda model, **args: ReferencePolicy(model, **args))
+    monkeypatch.setattr(TextFamily, "batch_policy", lambda self, model, **args: ReferencePolicy(model, **args))
     _, reference = shard(path, tmp_path / "reference", mode, **kw)
     assert batched == reference
     assert (tmp_path / "batched" / "g.pgn").read_text() == (tmp_path / "reference" / "g.pgn").read_text()
@@ -337,7 +337,7 @@ class _RecordingPolicy:
         pass
 
     def step(self, requests):
-        from transcendence.play.sampling import Choice
+        from transcendence.families.sampling import Choice
         self.steps.append(tuple(sorted((r.board.fullmove_number, int(r.gen.initial_seed())) for r in requests)))
         out = {}
         for r in requests:

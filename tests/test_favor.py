@@ -14,11 +14,11 @@ import torch
 from transcendence.analysis.favor import bootstrap_interval, favor_stats, favor_table, run_favor
 from transcendence.analysis.game_positions import model_positions, pick_positions
 from transcendence.model.gpt import GPT, GPTConfig
-from transcendence.play.move_samples import PositionSampler
+from transcendence.families import family_named
 from transcendence.engine.move_values import MoveValues, analyse_positions, win_probability
 from transcendence.pgn.text import prompt_for
-from transcendence.play.policy import ModelPolicy
-from transcendence.play.sampling import MAX_MOVE_CHARS
+from transcendence.families.text.policy import ModelPolicy
+from transcendence.families.sampling import MAX_MOVE_CHARS
 from transcendence.pgn.text import format_pgn
 from transcendence.model.checkpoint import save_model
 from transcendence.engine.uci import _ranked_lines
@@ -180,7 +180,7 @@ def test_batched_samples_are_greedy_near_zero_temperature_and_legal_or_none(mode
     for san in SCHOLARS[:4]:
         board.push_san(san)
         sans.append(san)
-    sampler = PositionSampler(model, board, sans, "per_character")
+    sampler = family_named("text").position_sampler(model, board, sans, "per_character")
     # Near zero temperature every row is the greedy text, decoded here without any cache.
     ids, greedy = [int(i) for i in encode(prompt_for(sans))], ""
     while len(greedy) < MAX_MOVE_CHARS:
@@ -193,7 +193,7 @@ def test_batched_samples_are_greedy_near_zero_temperature_and_legal_or_none(mode
     moves = sampler.moves_at(1.0, 64, torch.Generator().manual_seed(2))
     assert len(moves) == 64 and all(m is None or m in board.legal_moves for m in moves)
     assert moves == sampler.moves_at(1.0, 64, torch.Generator().manual_seed(2))
-    legal = PositionSampler(model, board, sans, "legal_moves")
+    legal = family_named("text").position_sampler(model, board, sans, "legal_moves")
     picks = legal.moves_at(0.001, 8, torch.Generator().manual_seed(0))
     scores = ModelPolicy(model, temperature=1.0, mode="legal_moves").legal_move_scores(board, sans)
     assert picks == [scores[0][int(scores[1].argmax())]] * 8

@@ -80,7 +80,7 @@ def test_extract_deb_unpacks_the_files_asked_for_flat_with_their_links(tmp_path,
 
 
 def test_the_board_section_is_a_todo_while_the_family_is_missing(monkeypatch):
-    monkeypatch.setattr(gpu_check, "BOARD_MODULES", ("transcendence.training.board_training", "transcendence.nothing.here"))
+    monkeypatch.setattr(gpu_check, "BOARD_MODULES", ("transcendence.families.board.training", "transcendence.nothing.here"))
     result = gpu_check.section_board(None)
     assert result["status"] == "todo" and "transcendence.nothing.here" in result["reason"]
 

@@ -40,19 +40,21 @@ LAYERS: list[tuple[str, ...]] = [
     # Data sets: synthetic games (played by the engine), filtering, packing, board positions
     # (encoded with model.board_encoding).
     ("data",),
-    # Playing with a model: sampling, the policies of both families, the evaluation games.
-    # It uses nothing of data; it sits below training (unlike the stage order) because
-    # training.legality measures the legal-move share with play.policy.ModelPolicy and
-    # play.sampling, the very sampler evaluation plays with, so that the number reported in
-    # training is the one games see.
-    ("play",),
-    # The training loops (on data's sets, with play's sampler for the legality check).
+    # What every family's training shares: the recipe and its schedule, resuming, data-parallel
+    # ranks, curves. It knows no family: each family's training step runs on it.
     ("training",),
+    # The model families (families/<name>/: the family's data set, training, checkpoint,
+    # policies, move scores, hidden states), the sampling protocols their policies share, the
+    # registry that maps model.family and a checkpoint to one, and the train job that runs a
+    # config's family (on torchrun's ranks too).
+    ("families",),
+    # Playing a model against the engine: the evaluation games, with the family's policy.
+    ("play",),
     # Ratings: the calibration games reuse data.synthetic's engine move choice and
     # players. Nothing ranks it against training but the workflow's order.
     ("rating",),
     # The paper's analyses read every stage's outputs and reuse its code (data.synthetic's
-    # personas for the expected reward, play's families, the engine's move values).
+    # personas for the expected reward, the families, the engine's move values).
     ("analysis",),
     # Entry points, on top of everything, imported by nothing in the package: dvc.yaml from
     # the workflow, the config check (which looks for the engine), the stale-lock guard, the
@@ -198,3 +200,102 @@ def test_the_checker_wants_every_unit_placed(tmp_path):
     (package / "extra.py").unlink()
     (package / "logs.py").unlink()
     assert violations(package, SMALL_LAYERS) == ["LAYERS name 'logs', which the package does not have"]
+
+
+# -- the family seam: outside families/, no code asks which model family it holds ------------
+
+WORKFLOW = ROOT / "workflow"
+
+
+def family_names() -> set[str]:
+    from transcendence.families import FAMILIES
+
+    return set(FAMILIES)
+
+
+def _names_in(node: ast.AST, names: set[str]) -> list[str]:
+    """The family names a comparison operand spells: a string, or a tuple/list/set of them."""
+    if isinstance(node, ast.Constant) and node.value in names:
+        return [node.value]
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return [n for e in node.elts for n in _names_in(e, names)]
+    return []
+
+
+def family_comparisons(source: str, names: set[str], where: str) -> list[str]:
+    """Every place a Python source branches on a family's name: a comparison with it (``==``,
+    ``!=``, ``in``), a ``case`` of it, or a table keyed by two or more family names."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        spelt: list[str] = []
+        if isinstance(node, ast.Compare):
+            spelt = [n for operand in [node.left, *node.comparators] for n in _names_in(operand, names)]
+        elif isinstance(node, ast.MatchValue):
+            spelt = _names_in(node.value, names)
+        elif isinstance(node, ast.Dict):
+            keys = [n for k in node.keys if k is not None for n in _names_in(k, names)]
+            spelt = keys if len(keys) > 1 else []
+        if spelt:
+            found.append(f"{where}:{node.lineno}: {', '.join(map(repr, spelt))}")
+    return found
+
+
+_SNAKEMAKE_COMPARISON = r"""(==|!=|\bin)\s*\(?\s*["']({names})["']|["']({names})["']\s*(==|!=|:)"""
+
+
+def snakemake_family_comparisons(text: str, names: set[str], where: str) -> list[str]:
+    """The same in a Snakemake or template file (not Python): a family name compared or used
+    as a table's key, outside comments."""
+    import re
+
+    pattern = re.compile(_SNAKEMAKE_COMPARISON.format(names="|".join(map(re.escape, sorted(names)))))
+    return [f"{where}:{i}: {line.strip()}" for i, line in enumerate(text.splitlines(), 1)
+            if pattern.search(line.split("#")[0])]
+
+
+def seam_sources() -> tuple[list[Path], list[Path]]:
+    """The Python files outside families/ (package, workflow scripts, benchmarks aside) and the
+    Snakemake and report files."""
+    python = [p for p in sorted(PACKAGE.rglob("*.py")) if "families" not in p.relative_to(PACKAGE).parts]
+    python += sorted((WORKFLOW / "scripts").glob("*.py"))
+    other = [ROOT / "Snakefile", *sorted(WORKFLOW.glob("*.smk")), *sorted((WORKFLOW / "rules").glob("*.smk")),
+             *sorted((WORKFLOW / "report").glob("*.rst"))]
+    return python, other
+
+
+def test_no_code_outside_the_families_compares_a_family_name():
+    names = family_names()
+    python, other = seam_sources()
+    found = [line for path in python
+             for line in family_comparisons(path.read_text(), names, str(path.relative_to(ROOT)))]
+    found += [line for path in other
+              for line in snakemake_family_comparisons(path.read_text(), names, str(path.relative_to(ROOT)))]
+    assert found == [], "ask the family (transcendence.families) instead:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("source", [
+    'if family == "board":\n    pass\n',
+    'x = "text" != model.family\n',
+    'ok = name in ("text", "board")\n',
+    'EXT = {"text": "bin", "board": "pos"}[name]\n',
+    'match name:\n    case "board":\n        pass\n',
+])
+def test_the_seam_check_finds_a_family_comparison(source):
+    assert family_comparisons(source, {"text", "board"}, "f.py")
+
+
+@pytest.mark.parametrize("source", [
+    'row = c["board"]\n',
+    'meta = {"family": "board", "seed": 1}\n',
+    'candidate = {"pos": 1, "board": b}\n',
+    'if mode == "legal_moves":\n    pass\n',
+])
+def test_the_seam_check_leaves_other_strings_alone(source):
+    assert family_comparisons(source, {"text", "board"}, "f.py") == []
+
+
+def test_the_seam_check_reads_snakemake_files():
+    names = {"text", "board"}
+    assert snakemake_family_comparisons('EXT = {"text": "bin", "board": "pos"}[x]\n', names, "c.smk")
+    assert snakemake_family_comparisons('{% if config["model"]["family"] == "board" %}\n', names, "w.rst")
+    assert snakemake_family_comparisons('x = 1  # "board" == family in a comment\n', names, "c.smk") == []

@@ -189,12 +189,12 @@ def test_the_evaluation_opponent_errs_by_its_persona_and_rule(tmp_path, kind):
     import torch
 
     from transcendence.model.board_network import BoardNet, BoardNetConfig
-    from transcendence.model.checkpoint import save_board_model
+    from transcendence.model.checkpoint import save_model
     from transcendence.play.evaluate import run_shard
 
     torch.manual_seed(0)
     model = tmp_path / "model.pt"
-    save_board_model(model, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {})
+    save_model(model, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {}, family="board")
     opponent = Player("opp", 0, D1, **STAGE_PLAYERS[kind])
     run_shard(model, tmp_path / "g.pgn", tmp_path / "g.csv", cap=400, temperature=1.0, opponent=opponent, games=4,
               seed=1, mode="legal_moves", max_tries=1, max_fullmoves=20, engine_path="stockfish", batch_games=2)

@@ -11,11 +11,13 @@ import pytest
 import torch
 
 from transcendence.model.board_network import BoardNet, BoardNetConfig
-from transcendence.model.checkpoint import load_model, save_board_model, save_model
+from transcendence.families import load_model
+from transcendence.model.checkpoint import save_model
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.play.evaluate import run_shard
 from transcendence.players.player import Player
-from transcendence.training.train import TrainConfig, train
+from transcendence.families.text.training import train
+from transcendence.training.train import TrainConfig
 
 from .conftest import TINY_MODEL_SIZES
 from .fake_engine import make_engine
@@ -45,7 +47,7 @@ def test_a_board_checkpoint_in_a_text_run_is_refused_at_load_naming_both(tmp_pat
     """Through the evaluation shard, as the workflow runs it: the board network would otherwise
     play its games in legal_moves mode without a word."""
     board = tmp_path / "model.pt"
-    save_board_model(board, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {})
+    save_model(board, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {}, family="board")
     with pytest.raises(ValueError, match=rf"^{board} is a board-family checkpoint, but model.family is text$"):
         run_shard(board, tmp_path / "g.pgn", tmp_path / "g.csv", cap=400, temperature=1.0,
                   opponent=Player("fake-d1", 500, {"depth": 1}), games=2, seed=5, mode="legal_moves",

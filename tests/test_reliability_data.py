@@ -184,7 +184,8 @@ def test_cross_key_rules_of_the_text_model_skip_a_board_model():
 
     cfg = _smoke()
     cfg["model"] = {**cfg["model"], "n_embd": 30, "n_head": 4}
-    assert cross_key_problems(cfg) and not cross_key_problems({**cfg, "model": {**cfg["model"], "family": "board"}})
+    board = {**cfg, "model": {**cfg["model"], "family": "board"}, "evaluate": {**cfg["evaluate"], "mode": "legal_moves"}}
+    assert cross_key_problems(cfg) and not cross_key_problems(board)
 
 
 def test_an_engine_that_does_not_exist_fails_the_dry_run(tmp_path):

@@ -15,10 +15,11 @@ import torch
 from transcendence.data.board_positions import build_positions, load_positions, val_games
 from transcendence.model.board_encoding import FEATURES, encode
 from transcendence.model.board_network import BoardNet, BoardNetConfig
-from transcendence.model.checkpoint import save_board_model
+from transcendence.model.checkpoint import save_model
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.engine.move_values import MoveValues
-from transcendence.analysis.reward import (candidate_games, model_reward, player_reward,
+from transcendence.families import family_named
+from transcendence.analysis.reward import (model_reward, player_reward,
                                   reward_stats, run_expected_reward, sample_positions, verdict)
 from transcendence.players.mistakes import MistakeRule, own_mistake
 from transcendence.players.player import Player
@@ -133,7 +134,7 @@ def test_val_games_are_exactly_the_positions_the_dataset_held_out(dumps):
             board.push_san(san)
     assert np.array_equal(np.stack(rows), val.features)
     # The stage's sample is drawn from those games only: each sampled position is a val row.
-    found, plies = candidate_games(paths, family="board", context=None, val_fraction=0.3, seed=17)
+    found, plies = family_named("board").test_games(paths, context=None, val_fraction=0.3, seed=17)
     assert sum(plies) == len(val)
     chosen = sample_positions(found, plies, 40, seed=2)
     assert len({(p.dump, p.game, p.ply) for p in chosen}) == 40
@@ -152,7 +153,7 @@ def test_the_stage_writes_its_outputs_deterministically_for_both_families(dumps,
     folder, paths, meta = dumps
     torch.manual_seed(0)
     board_model = tmp_path / "board.pt"
-    save_board_model(board_model, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {})
+    save_model(board_model, BoardNet(BoardNetConfig(channels=8, blocks=1)).eval(), {}, family="board")
     text_model = tmp_path / "text.pt"
     save_model(text_model, GPT(GPTConfig(n_layer=1, n_head=2, n_embd=16, block_size=63)).eval(), {})
     players = [Player("eps0.875", 200, {"depth": 1}, eps=0.875), Player("eps0.75", 360, {"depth": 1}, eps=0.75),

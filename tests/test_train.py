@@ -9,11 +9,12 @@ import json
 import pytest
 import torch
 
-from transcendence.training.legality import _games_of_block, held_out_prefixes, legal_move_share
+from transcendence.families.text.legality import _games_of_block, held_out_prefixes, legal_move_share
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.data.packing import load_blocks
-from transcendence.training.train import TrainConfig, TrainingDiverged, lr_at, train
-from transcendence.model.checkpoint import load_model
+from transcendence.families.text.training import train
+from transcendence.training.train import TrainConfig, TrainingDiverged, lr_at
+from transcendence.families import load_model
 
 from .conftest import TINY_MODEL_SIZES
 from .helpers import pack_blocks
@@ -194,7 +195,7 @@ def test_a_state_from_another_machine_is_resumed_and_said_so(data):
 
 def _train_until(data, state: str, steps: int, stop: int, **kw) -> None:
     """Run a training of ``steps`` steps and kill it (an exception) right after ``stop`` steps."""
-    import transcendence.training.train as t
+    import transcendence.families.text.training as t
 
     original = t.lr_at
     calls = {"n": 0}

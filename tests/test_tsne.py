@@ -12,7 +12,8 @@ from transcendence.analysis.game_positions import model_positions
 from transcendence.model.gpt import GPT, GPTConfig
 from transcendence.pgn.text import format_pgn
 from transcendence.model.checkpoint import save_model
-from transcendence.analysis.tsne import last_hidden_states, neighbour_r2, run_tsne
+from transcendence.analysis.tsne import neighbour_r2, run_tsne
+from transcendence.families.text.hidden_states import last_hidden_states
 from transcendence.pgn.vocab import encode
 
 GAME = ["e4", "e5", "Nf3", "Nc6", "Bb5", "a6", "Ba4", "Nf6", "O-O", "Be7", "Re1", "b5", "Bb3", "d6", "c3", "O-O"]

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from transcendence.pgn.stream import iter_games
-from transcendence.model.checkpoint import load_model
+from transcendence.families import load_model
 
 from .conftest import ROOT
 

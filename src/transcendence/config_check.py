@@ -20,6 +20,8 @@ from typing import Any, Mapping, Sequence
 import jsonschema
 import yaml
 
+from .families import FAMILIES  # the families' names and rules: no torch at start-up
+
 ENGINE_TIMEOUT = 10.0  # seconds an engine gets to answer "uci" at start-up
 _MAX_ERRORS = 10        # schema errors listed, one line each
 
@@ -94,13 +96,9 @@ def check_schema(config: Mapping[str, Any], schema_path: str | Path) -> None:
 
 def cross_key_problems(config: Mapping[str, Any]) -> list[str]:
     """Rules that involve more than one key (the schema checks each key alone), one line each."""
-    problems = []
-    model = config.get("model", {})
-    if model.get("family", "text") == "text":
-        n_embd, n_head = model.get("n_embd"), model.get("n_head")
-        if isinstance(n_embd, int) and isinstance(n_head, int) and n_head and n_embd % n_head:
-            problems.append(f"model.n_embd ({n_embd}) must be a multiple of model.n_head ({n_head}): "
-                            f"each attention head takes n_embd / n_head of the width")
+    # The model family's own rules (its sizes, its modes, whether it trains data-parallel).
+    family = FAMILIES.get(config.get("model", {}).get("family"))
+    problems = family.config_problems(config) if family is not None else []
     train = dict(config.get("train", {}))
     sections = [("train", train)]
     for cap, override in sorted(config.get("train_overrides", {}).items(), key=lambda kv: str(kv[0])):

@@ -2,10 +2,12 @@
 
 import os
 
+from transcendence.families import family_named
+
 
 CAPS = [int(c) for c in config["caps"]]
-# The dataset's files: text family, packed token blocks (.bin); board family, positions (.pos).
-DATASET_EXT = {"text": "bin", "board": "pos"}[config["model"]["family"]]
+# The dataset's files, of the model family's kind (packed token blocks .bin, positions .pos...).
+DATASET_EXT = family_named(config["model"]["family"]).dataset_suffix
 TEMPERATURES = [str(float(t)) for t in config["evaluate"]["temperatures"]]
 OPPONENTS = {o["name"]: o for o in config["evaluate"]["opponents"]}
 # How the eps-players err (synthetic.mistakes), and each synthetic player's persona: an

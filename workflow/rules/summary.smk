@@ -44,7 +44,8 @@ rule figure1:
     params:
         reference=config["rating"].get("reference"),
         mode=config["evaluate"]["mode"],
-        family=config["model"]["family"],
+        # Which model read what: the figure must say it, since the families are different models.
+        reads=family_named(config["model"]["family"]).reads,
         anchors=config["rating"]["anchors"],
     conda:
         "../../envs/transcendence.yaml"

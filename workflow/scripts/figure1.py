@@ -3,13 +3,11 @@
 from transcendence.analysis.figures import figure1
 from transcendence.logs import logged
 
-# Which model read what: the figure must say it, since the two families are different models.
-READS = {"text": "ChessFormer reading the move list", "board": "board network reading the position"}
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]):
     ref = sm.params.reference
     reference = ({int(c): {float(t): float(r) for t, r in pts.items()} for c, pts in ref.items()}
                  if ref else None)
     figure1(sm.input[0], [sm.output.png, sm.output.pdf],
-            title=f"Rating vs temperature: {READS[sm.params.family]}, ML Elo, {sm.params.mode} sampling, "
+            title=f"Rating vs temperature: {sm.params.reads}, ML Elo, {sm.params.mode} sampling, "
                   f"{sm.params.anchors} anchors", reference=reference)

@@ -1,7 +1,7 @@
-"""Rule train: one ChessFormer per cap, resumable, on one process or data-parallel (torchrun)."""
+"""Rule train: one model of the config's family per cap, resumable, on one process or data-parallel (torchrun)."""
 
+from transcendence.families.train_job import run
 from transcendence.logs import logged
-from transcendence.training.train_cli import run
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
 with logged(sm.log[0]) as log:

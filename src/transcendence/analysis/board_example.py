@@ -32,8 +32,7 @@ from ..engine.limit import EngineLimit, LimitLike
 from ..engine.move_values import ENGINE_OPTIONS, MoveValues
 from ..engine.uci import UciEngine, stop_engines_on_sigterm
 from ..files import atomic_text, write_json
-from ..model.checkpoint import load_model
-from ..play.families import legal_move_scores
+from ..families import family_of, load_model
 from .diversity import count_positions
 
 MAJORITY_COLOR = "#15781B"   # green: the players' majority move (low temperature's choice)
@@ -78,13 +77,14 @@ def board_example(model_path: str | Path, data_paths: Sequence[str | Path], *, p
         raise ValueError(f"no position of {[str(p) for p in data_paths]} is seen more than {min_count} "
                          f"times with two or more moves played; lower analysis.diversity.min_count")
     model = load_model(model_path)
+    family = family_of(model)
     candidates = []
     for pos, moves in common:
         sans = list(counts.prefixes[pos])
         board = chess.Board()
         for san in sans:
             board.push_san(san)
-        legal, scores = legal_move_scores(model, board, sans)
+        legal, scores = family.legal_move_scores(model, board, sans)
         majority_san = max(moves.items(), key=lambda kv: (kv[1], kv[0]))[0]
         majority = board.parse_san(majority_san)
         p1 = _probs(scores, 1.0)

@@ -24,8 +24,7 @@ import torch
 
 from ..engine.move_values import analyse_positions
 from ..files import atomic_text, write_json
-from ..play.families import context_of
-from ..play.move_samples import PositionSampler
+from ..families import family_of, load_model
 from ..seeds import game_seed
 from .figures import save_figure, plt
 from .game_positions import model_positions, pick_positions
@@ -174,14 +173,14 @@ def run_favor(model_path: str | Path, games_pgn: str | Path, json_out: str | Pat
               reference: Mapping[float, Mapping[str, float]] | None = None,
               log: TextIO = sys.stderr) -> dict[str, object]:
     """Sample, value, summarise and draw the favor analysis of one cap's model."""
-    from ..model.checkpoint import load_model
     from ..model.device import pick_device
 
     started = time.monotonic()
     # The threads run the engine pool; a tiny model on a busy CPU is faster on one thread.
     torch.set_num_threads(1)
     model = load_model(model_path, pick_device(device))
-    chosen = pick_positions(model_positions(games_pgn, context_of(model)), positions,
+    family = family_of(model)
+    chosen = pick_positions(model_positions(games_pgn, family.context_length(model)), positions,
                             game_seed(seed, "analysis positions", cap))
     if not chosen:
         raise ValueError(f"{games_pgn}: no position was put to the model")
@@ -192,7 +191,7 @@ def run_favor(model_path: str | Path, games_pgn: str | Path, json_out: str | Pat
     rewards = {t: np.zeros((len(chosen), samples)) for t in temps}
     ranks = {t: np.zeros((len(chosen), samples), dtype=int) for t in temps}
     for i, (pos, value) in enumerate(zip(chosen, values)):
-        sampler = PositionSampler(model, chess.Board(pos.fen), list(pos.sans), mode)
+        sampler = family.position_sampler(model, chess.Board(pos.fen), list(pos.sans), mode)
         for t in temps:
             gen = torch.Generator().manual_seed(game_seed(seed, "favor", cap, pos.game, pos.ply, t))
             for j, move in enumerate(sampler.moves_at(t, samples, gen)):

@@ -10,7 +10,6 @@ exactly what the analysis should see, and a barely trained model fails in most o
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +18,9 @@ import numpy as np
 
 from ..pgn.stream import iter_games
 from ..pgn.text import movetext_to_text, prompt_for, text_to_sans
-from ..play.sampling import MAX_MOVE_CHARS
+from ..families import model_player
+from ..families.sampling import MAX_MOVE_CHARS
 
-_MODEL_NAME = re.compile(r"^(chessformer|boardnet)-cap\d+$")   # families.player_name
 ASKED_AT_THE_END = ("forfeit", "resigned")   # evaluate's terminations where the model was to move
 
 
@@ -46,10 +45,10 @@ def model_positions(pgn: str | Path, context: int | None) -> list[Position]:
         if game.malformed:
             raise ValueError(f"{pgn}: game {index + 1} (line {game.line}) is malformed: {game.malformed}")
         white, black = game.tags.get("White", ""), game.tags.get("Black", "")
-        if bool(_MODEL_NAME.match(white)) == bool(_MODEL_NAME.match(black)):
+        if model_player(white) == model_player(black):
             raise ValueError(f"{pgn}: game {index + 1} (line {game.line}) has no single model player "
                              f"(White {white!r}, Black {black!r})")
-        model_color = chess.WHITE if _MODEL_NAME.match(white) else chess.BLACK
+        model_color = chess.WHITE if model_player(white) else chess.BLACK
         sans = text_to_sans(movetext_to_text(game.movetext))
         board = chess.Board()
         # The game's last position was put to the model too when it ended by the model's

@@ -17,17 +17,16 @@ paired difference (both are measured in the same positions), so its interval is 
 narrower than either mean's. No sampling noise enters: this is the low-noise counterpart of
 the head-to-head games.
 
-Positions: for the board family, positions of the games the board dataset held out (its
-val split, re-drawn by :func:`transcendence.data.board_positions.val_games`), so the model never
-trained on them. The text family's packed dataset keeps no game identity, so its positions
-are a seeded sample of the cap's games, which the model may have trained on; the output says
-so (``held_out: false``).
+Positions: the family's test games (``Family.test_games``). For the board family, the games
+its dataset held out (its val split, re-drawn by
+:func:`transcendence.data.board_positions.val_games`), so the model never trained on them. The
+text family's packed dataset keeps no game identity, so its positions are a seeded sample of
+the cap's games, which the model may have trained on; the output says so (``held_out: false``).
 """
 
 from __future__ import annotations
 
 import bisect
-import random
 import sys
 import time
 from dataclasses import dataclass
@@ -42,10 +41,7 @@ from ..data.board_positions import train_positions_by_player
 from ..engine.move_values import MoveValues, analyse_positions
 from ..engine.uci import UciEngine, stop_engines_on_sigterm
 from ..files import atomic_text, write_json
-from ..pgn.stream import iter_games
-from ..pgn.text import movetext_to_text, prompt_for, text_to_sans
-from ..play.families import context_of, family_of, legal_move_scores
-from ..play.sampling import MAX_MOVE_CHARS
+from ..families import family_of, load_model
 from ..players.player import ENGINE_OPTIONS, Player
 from ..seeds import game_seed
 from .figures import save_figure, plt
@@ -75,51 +71,6 @@ class RewardPosition:
 
 
 # -- the positions ---------------------------------------------------------------------------
-
-def _text_plies(sans: Sequence[str], context: int) -> int:
-    """How many leading positions of a game the text model can read: those whose prompt
-    plus the longest move fits its context (the evaluation's rule), found by bisection
-    because the prompt only grows."""
-    if len(prompt_for([])) + MAX_MOVE_CHARS > context:
-        return 0
-    lo, hi = 0, len(sans) - 1          # the largest fitting ply lies in [lo, hi]
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if len(prompt_for(sans[:mid])) + MAX_MOVE_CHARS <= context:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo + 1
-
-
-def candidate_games(dumps: Sequence[str | Path], *, family: str, context: int | None, val_fraction: float,
-                    seed: int) -> tuple[list[tuple[int, int, list[str]]], list[int]]:
-    """The games positions are drawn from and how many positions each offers.
-
-    Board family: the games of the dataset's val split (every position of each). Text
-    family: every readable game of the dumps, each up to the ply its context reaches.
-    """
-    games: list[tuple[int, int, list[str]]] = []
-    plies: list[int] = []
-    if family == "board":
-        from ..data.board_positions import val_games
-
-        for dump, index, sans in val_games(dumps, val_fraction=val_fraction, seed=seed):
-            games.append((dump, index, sans))
-            plies.append(len(sans))
-        return games, plies
-    for dump, path in enumerate(dumps):
-        for index, game in enumerate(iter_games(path)):
-            try:
-                sans = text_to_sans(movetext_to_text(game.movetext))
-            except ValueError:
-                continue
-            n = _text_plies(sans, context) if sans and context is not None else len(sans)
-            if n:
-                games.append((dump, index, sans))
-                plies.append(n)
-    return games, plies
-
 
 def sample_positions(games: Sequence[tuple[int, int, Sequence[str]]], plies: Sequence[int], n: int,
                      seed: int) -> list[RewardPosition]:
@@ -299,7 +250,6 @@ def run_expected_reward(model_path: str | Path, dumps: Sequence[str | Path], jso
                         threads: int = 1, device: str = "cpu", log: TextIO = sys.stderr) -> dict[str, object]:
     """Draw the positions, value their moves, compute every expected reward (the model's, each
     player's, the ideal learner's), write the outputs."""
-    from ..model.checkpoint import load_model
     from ..model.device import pick_device
 
     inside = [p for p in players if p.rating <= cap]
@@ -312,15 +262,14 @@ def run_expected_reward(model_path: str | Path, dumps: Sequence[str | Path], jso
     torch.set_num_threads(1)  # the threads run the engine pool; the model is tiny
     model = load_model(model_path, pick_device(device))
     family = family_of(model)
-    games, plies = candidate_games(dumps, family=family, context=context_of(model),
-                                   val_fraction=val_fraction, seed=seed)
-    if family == "board" and val_games_expected is not None and len(games) != val_games_expected:
+    games, plies = family.test_games(dumps, context=family.context_length(model), val_fraction=val_fraction, seed=seed)
+    if family.held_out_positions and val_games_expected is not None and len(games) != val_games_expected:
         raise ValueError(f"found {len(games)} val games in {list(map(str, dumps))}, but the dataset held out "
                          f"{val_games_expected}: the data or dataset.val_fraction/seed changed since it was built")
     chosen = sample_positions(games, plies, positions, game_seed(seed, "reward positions", cap))
     weights = mixture_weights(train_positions_by_player(dumps, val_fraction=val_fraction, seed=seed), players)
     print(f"[reward cap {cap}] {len(chosen)} positions from {len(games)} "
-          f"{'held-out (val) ' if family == 'board' else ''}games ({sum(plies)} positions) "
+          f"{'held-out (val) ' if family.held_out_positions else ''}games ({sum(plies)} positions) "
           f"in {time.monotonic() - started:.1f}s; the mixture's weights (share of training positions) "
           f"{ {k: round(v, 4) for k, v in weights.items()} }", file=log, flush=True)
     values = analyse_positions([p.fen for p in chosen], engine_path=engine_path, limit=value_limit,
@@ -342,7 +291,7 @@ def run_expected_reward(model_path: str | Path, dumps: Sequence[str | Path], jso
     with torch.no_grad():
         for i, (pos, value, engine_move) in enumerate(zip(chosen, values, engine_moves)):
             board = chess.Board(pos.fen)
-            moves, scores = legal_move_scores(model, board, list(pos.sans))
+            moves, scores = family.legal_move_scores(model, board, list(pos.sans))
             scores = scores.detach().cpu().double()
             r = np.array([value.value(m.uci()) for m in moves])
             # Each player's mistakes once per position: the network rule's shared move is a forward pass.
@@ -364,7 +313,7 @@ def run_expected_reward(model_path: str | Path, dumps: Sequence[str | Path], jso
         p = by_name[row["name"]]
         row.update({"eps": p.eps, "elo": p.rating, "persona": p.persona})
     result = {
-        "cap": cap, "family": family, "held_out": family == "board",
+        "cap": cap, "family": family.name, "held_out": family.held_out_positions,
         "positions": len(chosen), "candidate_games": len(games), "candidate_positions": int(sum(plies)),
         "value_limit": dict(value_limit), "player_limit": player_limit.to_config(), "mistakes": rule.to_config(),
         "engine": engine_name, "bootstrap_resamples": resamples,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Mapping, Sequence, TextIO
 
@@ -23,40 +22,10 @@ from sklearn.neighbors import NearestNeighbors
 
 from ..engine.move_values import analyse_positions
 from ..files import write_json
-from ..model.gpt import GPT
-from ..pgn.vocab import encode
-from ..play.families import board_hidden_states, context_of, family_of
+from ..families import family_of, load_model
 from ..seeds import game_seed
 from .figures import save_figure, plt
-from .game_positions import Position, model_positions, pick_positions
-
-
-@torch.no_grad()
-def last_hidden_states(model: GPT, positions: Sequence[Position]) -> np.ndarray:
-    """(positions, n_embd): the final layer norm's output at each prompt's last character.
-
-    A forward hook on ``ln_f`` reads it without touching the model's code. The model is
-    causal, so one pass over a game's longest prompt gives the state at every shorter one.
-    """
-    device = next(model.parameters()).device
-    by_game: dict[int, list[int]] = defaultdict(list)
-    for i, p in enumerate(positions):
-        by_game[p.game].append(i)
-    captured: list[torch.Tensor] = []
-    hook = model.ln_f.register_forward_hook(lambda _module, _inp, out: captured.append(out))
-    out = np.zeros((len(positions), model.config.n_embd), dtype=np.float32)
-    try:
-        for rows in by_game.values():
-            longest = max(rows, key=lambda i: positions[i].ply)
-            ids = encode(positions[longest].prompt)
-            captured.clear()
-            model(torch.from_numpy(ids.astype("int64"))[None].to(device))
-            hidden = captured[0][0]
-            for i in rows:
-                out[i] = hidden[len(positions[i].prompt) - 1].float().cpu().numpy()
-    finally:
-        hook.remove()
-    return out
+from .game_positions import model_positions, pick_positions
 
 
 def neighbour_r2(points: np.ndarray, values: np.ndarray, k: int = 10) -> float | None:
@@ -104,13 +73,13 @@ def run_tsne(model_path: str | Path, games_pgn: str | Path, json_out: str | Path
              limit: Mapping[str, float], seed: int, engine_path: str, cache_dir: str | Path,
              threads: int = 1, device: str = "cpu", log: TextIO = sys.stderr) -> dict[str, object]:
     """Hidden states, Stockfish values, the t-SNE map and its figure for one cap's model."""
-    from ..model.checkpoint import load_model
     from ..model.device import pick_device
 
     started = time.monotonic()
     torch.set_num_threads(1)
     model = load_model(model_path, pick_device(device))
-    chosen = pick_positions(model_positions(games_pgn, context_of(model)), positions,
+    family = family_of(model)
+    chosen = pick_positions(model_positions(games_pgn, family.context_length(model)), positions,
                             game_seed(seed, "analysis positions", cap))
     if len(chosen) < 2:
         raise ValueError(f"{games_pgn}: {len(chosen)} positions put to the model; a t-SNE map needs at least 2")
@@ -118,8 +87,7 @@ def run_tsne(model_path: str | Path, games_pgn: str | Path, json_out: str | Path
                                cache_dir=cache_dir, workers=threads, log=log)
     win = np.array([v.best for v in values])
     plies = np.array([p.ply for p in chosen])
-    hidden = (board_hidden_states(model, [p.fen for p in chosen]) if family_of(model) == "board"
-              else last_hidden_states(model, chosen))
+    hidden = family.hidden_states(model, chosen)
     xy, used = embed(hidden, perplexity=perplexity, seed=game_seed(seed, "tsne", cap) % 2**32)
     r2_map, r2_hidden, r2_ply = neighbour_r2(xy, win), neighbour_r2(hidden, win), neighbour_r2(xy, plies)
     title = f"t-SNE of the last hidden state, cap {cap} ({len(chosen)} positions)"

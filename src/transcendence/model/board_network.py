@@ -42,8 +42,6 @@ class _Block(nn.Module):
 class BoardNet(nn.Module):
     """Position features in, one logit per (from-square, move plane) out."""
 
-    family = "board"
-
     def __init__(self, config: BoardNetConfig) -> None:
         super().__init__()
         self.config = config

@@ -1,7 +1,8 @@
-"""Checkpoints of both model families: written byte-reproducibly, read back as the model.
+"""Checkpoints of every model family: written byte-reproducibly, read back with a clear error.
 
-Every stage after training loads a model through :func:`load_model`, whichever family wrote
-it, so evaluation and the analyses depend on the model package, not on the training loop.
+Which network a checkpoint holds is its family's business (``transcendence.families.load_model``
+reads it); here is what all of them share: the atomic, reproducible write and the read that
+names the file when it is not a checkpoint.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from typing import Mapping
 import torch
 
 from ..files import atomic_path
-from .board_network import BoardNet, BoardNetConfig
-from .gpt import GPT, GPTConfig
 
 
 def save_atomic(path: str | Path, obj: object) -> None:
@@ -29,10 +28,14 @@ def save_atomic(path: str | Path, obj: object) -> None:
         tmp.write_bytes(buffer.getvalue())
 
 
-def save_model(path: str | Path, model: GPT, extra: Mapping[str, object]) -> None:
-    """The evaluated checkpoint: weights and model config only, written atomically."""
+def save_model(path: str | Path, model: torch.nn.Module, extra: Mapping[str, object], *,
+               family: str | None = None) -> None:
+    """The evaluated checkpoint: the family's name (None writes none: the format of the text
+    family's checkpoints, which came before there were families), the network's config
+    (``model.config.to_dict()``) and weights, then ``extra``; written atomically."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_atomic(path, {"model_config": model.config.to_dict(), "state_dict": state, **extra})
+    named = {"family": family} if family is not None else {}
+    save_atomic(path, {**named, "model_config": model.config.to_dict(), "state_dict": state, **extra})
 
 
 class CheckpointError(ValueError):
@@ -54,39 +57,3 @@ def read_checkpoint(path: str | Path, device: str | torch.device = "cpu", *,
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint")
     return ckpt
-
-
-def load_model(path: str | Path, device: str | torch.device = "cpu", family: str | None = None):
-    """The evaluated model of a checkpoint, of whichever family wrote it (GPT or board network).
-
-    ``family`` (the config's ``model.family``), when given, must be the checkpoint's: a model of
-    the other family would be played without a word (the board network in ``legal_moves``).
-    """
-    ckpt = read_checkpoint(path, device)
-    found = ckpt.get("family", "text")
-    if family is not None and found != family:
-        raise CheckpointError(f"{path} is a {found}-family checkpoint, but model.family is {family}")
-    if not {"model_config", "state_dict"} <= ckpt.keys():
-        raise CheckpointError(f"{path} holds no model: its keys are {sorted(ckpt)}, "
-                              "not model_config and state_dict")
-    try:
-        if found == "board":
-            return load_board_model(ckpt, device)
-        model = GPT(GPTConfig(**ckpt["model_config"]))
-        model.load_state_dict(ckpt["state_dict"])
-    except (TypeError, RuntimeError) as exc:  # a config or weights of another shape
-        raise CheckpointError(f"{path} does not hold a {found}-family model: {exc}") from exc
-    return model.to(device).eval()
-
-
-def save_board_model(path: str | Path, model: BoardNet, extra: dict) -> None:
-    """The evaluated checkpoint: family, network config and weights, written atomically."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    save_atomic(path, {"family": "board", "model_config": model.config.to_dict(), "state_dict": state, **extra})
-
-
-def load_board_model(ckpt: dict, device: str | torch.device) -> BoardNet:
-    """The network of a loaded board checkpoint, in eval mode on ``device``."""
-    model = BoardNet(BoardNetConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["state_dict"])
-    return model.to(device).eval()

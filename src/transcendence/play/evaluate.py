@@ -8,7 +8,7 @@ temperature and level, with which seed, engine, engine options and engine restar
 the game ended, plus one row per game in a CSV table that the rating stage reads.
 
 Many games at once (``batch_games``): the shard's games advance together; each model step
-is one batched forward pass for every game whose turn it is (``batch_policy``), and the
+is one batched forward pass for every game whose turn it is (the family's ``batch_policy``), and the
 engine's turns search in a pool of Stockfish processes, one per thread, each search
 starting from a cleared engine (``engine_pool``). Where the opponent is reproducible, each
 model step waits for every search in flight, so the batches, and with them the last bits of
@@ -52,8 +52,7 @@ from ..files import atomic_text, file_sha256, write_json
 from ..pgn.text import format_pgn
 from ..players.player import Player
 from ..seeds import game_seed
-from .batch_policy import BatchPolicy, Request
-from .families import batch_policy, player_name
+from ..families import MovePolicy, Request, family_of, load_model
 
 GAME_ROW_COLUMNS = ["game", "model_color", "result", "model_score", "plies", "termination", "illegal_tries",
                     "forfeit", "cap", "temperature", "mode", "opponent", "opponent_rating", "engine",
@@ -101,7 +100,7 @@ class Game:
         self.end("0-1" if self.model_white else "1-0", termination)
 
 
-def play_games(policy: BatchPolicy, engines: EnginePool, opponent: Player, games: Iterable[Game], *,
+def play_games(policy: MovePolicy, engines: EnginePool, opponent: Player, games: Iterable[Game], *,
                max_fullmoves: int, on_finish: Callable[[Game], None], lockstep: bool = True) -> None:
     """Play ``games``, as many at once as the policy has slots, calling ``on_finish`` as each ends.
 
@@ -306,12 +305,12 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
     engine is killed and restarted. SIGTERM kills the engines and ends the shard at once.
     ``family`` (the config's ``model.family``), when given, must be the checkpoint's.
     """
-    from ..model.checkpoint import load_model
     from ..model.device import pick_device
 
     torch.set_num_threads(threads)
     model_sha256 = file_sha256(model_path)  # the file, not the object: any model family
     model = load_model(model_path, pick_device(device), family=family)
+    model_family = family_of(model)
     pgn_out, table_out = Path(pgn_out), Path(table_out)
     pgn_part = pgn_out.with_name(pgn_out.name + ".partial")
     table_part = table_out.with_name(table_out.name + ".partial")
@@ -336,7 +335,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
         todo = [Game(g, model_white=g % 2 == 0, seed=game_seed(seed, cap, temperature, opponent.name, g))
                 for g in range(games) if g not in done]
         slots = max(1, min(batch_games, len(todo)))
-        policy = batch_policy(model, slots=slots, temperature=temperature, mode=mode, max_tries=max_tries)
+        policy = model_family.batch_policy(model, slots=slots, temperature=temperature, mode=mode, max_tries=max_tries)
         started = time.monotonic()
         with open(pgn_part, "a", encoding="utf-8") as pgn_fh, \
                 open(table_part, "a", newline="", encoding="utf-8") as table_fh:
@@ -350,7 +349,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
             writer = csv.DictWriter(table_fh, fieldnames=GAME_ROW_COLUMNS)
             if not done_rows:
                 writer.writeheader()
-            model_name = player_name(model, cap)
+            model_name = model_family.player_name(cap)
             finished = len(done_rows)
 
             def record(game: Game) -> None:

@@ -244,44 +244,91 @@ def _module_file(name: str, src: Path) -> Path | None:
     return None
 
 
-def imported_modules(script: Path, src: Path) -> list[Path]:
-    """The package modules a script imports, directly or through each other.
+def _scopes(tree: ast.AST, here: list[str], is_package: bool, inside: bool
+            ) -> dict[str | None, tuple[list[str], set[str]]]:
+    """A module's imports and the names it refers to, by the method they sit in (None: the rest).
 
-    Follows absolute imports (``transcendence.play.board_policy``), relative ones at any depth
-    (``from ..files import x`` inside a sub-package) and names imported from a package that
-    are modules themselves (``from transcendence.data import packing``).
+    A method is a function defined in a class body, dunders aside (they run implicitly): its
+    imports are lazy and run, and the names in it are looked up, only where it is called.
+    An ``if TYPE_CHECKING:`` block never runs, so its imports are none.
     """
-    found: set[Path] = set()
-    todo = [script]
-    while todo:
-        current = todo.pop()
-        inside = current.is_relative_to(src / "transcendence")
-        here = _module_name(current, src).split(".") if inside else []
-        is_package = current.name == "__init__.py"
-        for node in ast.walk(ast.parse(current.read_text())):
-            names: list[str] = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                module = node.module or ""
-                if node.level:  # relative: from the importing module's package, up level - 1
+    scopes: dict[str | None, tuple[list[str], set[str]]] = {}
+
+    def visit(node: ast.AST, method: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.If) and isinstance(child.test, ast.Name) and child.test.id == "TYPE_CHECKING":
+                continue
+            inner = method
+            if (isinstance(node, ast.ClassDef) and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and not child.name.startswith("__")):
+                inner = child.name
+            imports, used = scopes.setdefault(inner, ([], set()))
+            if isinstance(child, ast.Import):
+                imports += [a.name for a in child.names]
+            elif isinstance(child, ast.ImportFrom):
+                module = child.module or ""
+                if child.level:  # relative: from the importing module's package, up level - 1
                     if not inside:
                         continue
                     base = here if is_package else here[:-1]
-                    base = base[:len(base) - (node.level - 1)]
+                    base = base[:len(base) - (child.level - 1)]
                     module = ".".join(base + ([module] if module else []))
-                names = [module] + [f"{module}.{a.name}" for a in node.names]
-            for name in names:
-                parts = name.split(".")
-                if parts[0] != "transcendence" or len(parts) < 2:
-                    continue
-                # Every package on the way is imported too (its __init__ runs).
-                for depth in range(2, len(parts) + 1):
-                    path = _module_file(".".join(parts[:depth]), src)
-                    if path is not None and path not in found:
-                        found.add(path)
-                        todo.append(path)
-    return sorted(found)
+                imports += [module] + [f"{module}.{a.name}" for a in child.names]
+            elif isinstance(child, ast.Attribute):
+                used.add(child.attr)
+            elif isinstance(child, ast.Name):
+                used.add(child.id)
+            visit(child, inner)
+
+    visit(tree, None)
+    return scopes
+
+
+def imported_modules(script: Path, src: Path) -> list[Path]:
+    """The package modules a script imports, directly or through each other.
+
+    Follows absolute imports (``transcendence.families.board.policy``), relative ones at any
+    depth (``from ..files import x`` inside a sub-package) and names imported from a package
+    that are modules themselves (``from transcendence.data import packing``). What a class's
+    method imports counts once a module found refers to a method of that name
+    (``family.build_dataset(...)``): a model family imports each stage's code in the method
+    that stage calls, so the dataset stage does not depend on the family's training.
+    """
+    found: set[Path] = set()
+    used: set[str] = set()                                             # names referred to so far
+    waiting: dict[str, list[tuple[list[str], set[str]]]] = {}          # methods not referred to yet
+    todo = [script]
+
+    def enter(imports: list[str], names: set[str]) -> None:
+        used.update(names)
+        for name in imports:
+            parts = name.split(".")
+            if parts[0] != "transcendence" or len(parts) < 2:
+                continue
+            # Every package on the way is imported too (its __init__ runs).
+            for depth in range(2, len(parts) + 1):
+                path = _module_file(".".join(parts[:depth]), src)
+                if path is not None and path not in found:
+                    found.add(path)
+                    todo.append(path)
+
+    while True:
+        while todo:
+            current = todo.pop()
+            inside = current.is_relative_to(src / "transcendence")
+            here = _module_name(current, src).split(".") if inside else []
+            scopes = _scopes(ast.parse(current.read_text()), here, current.name == "__init__.py", inside)
+            for method, scope in scopes.items():
+                if method is None:
+                    enter(*scope)
+                else:
+                    waiting.setdefault(method, []).append(scope)
+        called = [m for m in waiting if m in used]
+        if not called:
+            return sorted(found)
+        for method in called:
+            for scope in waiting.pop(method):
+                enter(*scope)
 
 
 def _lookup(cfg: object, path: tuple) -> bool:

@@ -17,11 +17,11 @@ import chess
 import numpy as np
 import torch
 
-from ..model.gpt import GPT
-from ..pgn.text import prompt_for, text_to_sans
-from ..pgn.vocab import GAME_START, decode
-from ..play.policy import ModelPolicy
-from ..play.sampling import MAX_MOVE_CHARS
+from ...model.gpt import GPT
+from ...pgn.text import prompt_for, text_to_sans
+from ...pgn.vocab import GAME_START, decode
+from ..sampling import MAX_MOVE_CHARS
+from .policy import ModelPolicy
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,8 @@
-"""The two sampling protocols, written once: every policy that plays or samples moves uses these.
+"""The two sampling protocols, written once: every family's policies and samplers use these.
 
-Three engines run the protocols, each shaped by what it is for: ``policy.ModelPolicy`` (one
-position, e.g. the legality check during training), ``batch_policy.BatchPolicy`` (every game
-of an evaluation shard in one forward pass) and ``move_samples.PositionSampler`` (many samples
-of one position for the favor analysis). They differ in how they feed the model, never in
-what a sample means, which lives here:
+The families differ in how they feed their model (the text family's policies in
+:mod:`.text`, the board network's in :mod:`.board`), never in what a sample means, which
+lives here:
 
 ``per_character`` (the paper's protocol): characters are drawn one at a time at the
 temperature (:func:`sample`, :func:`draw`) until a space or ``MAX_MOVE_CHARS`` characters
@@ -13,7 +11,9 @@ string (a resignation), or no move (the try is illegal).
 
 ``legal_moves`` (the theory's setting): every legal move's text with its closing space
 (:func:`move_tokens`) is scored by its total log-probability under the model
-(:func:`total_log_probs`), and one move is drawn at the temperature over those scores.
+(:func:`total_log_probs`), and one move is drawn at the temperature over those scores. A
+family that reads the board scores the legal moves itself and samples the same way
+(:class:`ScoredMoves`).
 
 Draws are made on the CPU in float64, so a CPU generator gives the same draws whatever
 device ran the model.
@@ -112,3 +112,15 @@ def total_log_probs(prompt_logits: torch.Tensor, tokens: torch.Tensor, lengths: 
     width = tokens.shape[1]
     mask = torch.arange(1, width, device=follow.device)[None, :] < lengths[:, None]
     return score + (follow * mask).sum(dim=1)
+
+
+class ScoredMoves:
+    """A position's legal moves and the model's log-scores of them, sampled from at any
+    temperature (``legal_moves`` mode, for any family)."""
+
+    def __init__(self, moves: list[chess.Move], scores: torch.Tensor) -> None:
+        self.moves, self.scores = moves, scores
+
+    def moves_at(self, temperature: float, n: int, gen: torch.Generator) -> list[chess.Move | None]:
+        """``n`` moves drawn at ``temperature`` (with replacement)."""
+        return [self.moves[i] for i in draw(self.scores, temperature, n, gen).tolist()]

@@ -3,14 +3,12 @@
 The favor analysis asks the model for a hundred moves per position and temperature. Drawn
 one at a time through ``ModelPolicy`` that is a hundred sequential character loops; here
 the prompt is computed once and the samples advance together, one character per forward
-pass of the whole batch. Each row is the same chain ``ModelPolicy`` draws (one try, no
-resampling), under the same protocols (:mod:`.sampling`), so the samples have the same
-distribution:
-
-- ``per_character``: characters at the temperature until the first space (at most
-  ``MAX_MOVE_CHARS``), parsed as SAN; text that is not a legal move (or is a result string)
-  gives ``None``.
-- ``legal_moves``: the legal moves' total log-probabilities, sampled at the temperature.
+pass of the whole batch. Each row is the same chain ``ModelPolicy`` draws in
+``per_character`` mode (one try, no resampling), under the same protocol
+(:mod:`..sampling`), so the samples have the same distribution: characters at the
+temperature until the first space (at most ``MAX_MOVE_CHARS``), parsed as SAN; text that is
+not a legal move (or is a result string) gives ``None``. (``legal_moves`` mode samples the
+legal moves' scores, :class:`..sampling.ScoredMoves`.)
 """
 
 from __future__ import annotations
@@ -18,30 +16,21 @@ from __future__ import annotations
 import chess
 import torch
 
-from ..model.gpt import GPT
-from ..pgn.text import prompt_for
-from ..pgn.vocab import SPACE_ID, VOCAB, encode
-from .families import family_of, legal_move_scores
-from .sampling import MAX_MOVE_CHARS, MODES, draw, read_move
+from ...model.gpt import GPT
+from ...pgn.text import prompt_for
+from ...pgn.vocab import SPACE_ID, VOCAB, encode
+from ..sampling import MAX_MOVE_CHARS, draw, read_move
 
 
-class PositionSampler:
+class CharacterSampler:
     """The model's state after one position's prompt, sampled from at any temperature.
 
-    The prompt (or, in ``legal_moves`` mode, every legal move's score) is computed once,
-    however many temperatures and samples are drawn from it.
+    The prompt is computed once, however many temperatures and samples are drawn from it.
     """
 
-    def __init__(self, model: GPT, board: chess.Board, sans: list[str], mode: str) -> None:
-        if mode not in MODES:
-            raise ValueError(f"unknown evaluation mode {mode!r}")
-        self.model, self.board, self.mode = model, board, mode
+    def __init__(self, model: GPT, board: chess.Board, sans: list[str]) -> None:
+        self.model, self.board = model, board
         self.device = next(model.parameters()).device
-        if mode == "legal_moves":
-            self.moves, self.scores = legal_move_scores(model, board, sans)
-            return
-        if family_of(model) == "board":
-            raise ValueError("the board family samples over legal moves; use the legal_moves mode")
         ids = encode(prompt_for(sans))
         if len(ids) + MAX_MOVE_CHARS > model.config.block_size:
             raise ValueError(f"the game after {len(sans)} plies no longer fits the model's context")
@@ -50,7 +39,7 @@ class PositionSampler:
         self.last = logits[0, -1]
 
     def texts(self, temperature: float, n: int, gen: torch.Generator) -> list[str]:
-        """``n`` move texts sampled character by character (``per_character`` mode)."""
+        """``n`` move texts sampled character by character."""
         tokens = draw(self.last, temperature, n, gen)
         past = [(k.expand(n, -1, -1, -1), v.expand(n, -1, -1, -1)) for k, v in self.cache]
         chars: list[list[str]] = [[] for _ in range(n)]
@@ -68,7 +57,5 @@ class PositionSampler:
 
     def moves_at(self, temperature: float, n: int, gen: torch.Generator) -> list[chess.Move | None]:
         """``n`` moves the model plays at ``temperature``; ``None``: the sample is no legal move."""
-        if self.mode == "legal_moves":
-            return [self.moves[i] for i in draw(self.scores, temperature, n, gen).tolist()]
         # A result string (a resignation) is no move either.
         return [read_move(self.board, t)[0] for t in self.texts(temperature, n, gen)]

@@ -1,6 +1,6 @@
 """The model's moves for many games at once: one batched forward pass per model step.
 
-The protocols of :mod:`.sampling`, as ``policy.ModelPolicy`` plays them for one position
+The protocols of :mod:`.sampling`, as :class:`.policy.ModelPolicy` plays them for one position
 (e.g. for the legality check), but for every game of a shard whose turn it is together.
 
 How games of different lengths share a forward pass: each game owns a fixed slot of a
@@ -37,20 +37,11 @@ from dataclasses import dataclass, field
 import chess
 import torch
 
-from ..model.gpt import GPT, SlotCache
-from ..pgn.text import prompt_for
-from ..pgn.vocab import SPACE_ID, VOCAB, encode
-from .sampling import MAX_MOVE_CHARS, Choice, check_sampling, move_tokens, read_move, sample, total_log_probs, try_ends
-
-
-@dataclass
-class Request:
-    """A game whose turn it is: its slot, position, moves so far and random generator."""
-
-    slot: int
-    board: chess.Board
-    sans: list[str]
-    gen: torch.Generator
+from ...model.gpt import GPT, SlotCache
+from ...pgn.text import prompt_for
+from ...pgn.vocab import SPACE_ID, VOCAB, encode
+from ..base import Request
+from ..sampling import MAX_MOVE_CHARS, Choice, check_sampling, move_tokens, read_move, sample, total_log_probs, try_ends
 
 
 @dataclass

@@ -20,10 +20,10 @@ from __future__ import annotations
 import chess
 import torch
 
-from ..model.gpt import GPT
-from ..pgn.text import prompt_for
-from ..pgn.vocab import SPACE_ID, VOCAB, encode
-from .sampling import MAX_MOVE_CHARS, Choice, check_sampling, move_tokens, read_move, sample, total_log_probs, try_ends
+from ...model.gpt import GPT
+from ...pgn.text import prompt_for
+from ...pgn.vocab import SPACE_ID, VOCAB, encode
+from ..sampling import MAX_MOVE_CHARS, Choice, check_sampling, move_tokens, read_move, sample, total_log_probs, try_ends
 
 
 class ModelPolicy:

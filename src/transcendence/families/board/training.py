@@ -18,15 +18,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.board_positions import Positions, load_positions
-from ..files import write_json
-from ..logs import format_duration
-from ..model.board_encoding import legal_mask
-from ..model.board_network import BoardNet, BoardNetConfig
-from ..model.checkpoint import save_atomic, save_board_model
-from ..model.device import compute_description, pick_device
-from .train import (TrainConfig, TrainingDiverged, batch_rows, compute_fields, data_fingerprint, lr_at, resume,
-                    resumed_train_loss)
+from ...data.board_positions import Positions, load_positions
+from ...files import write_json
+from ...logs import format_duration
+from ...model.board_encoding import legal_mask
+from ...model.board_network import BoardNet, BoardNetConfig
+from ...model.checkpoint import save_atomic, save_model
+from ...model.device import compute_description, pick_device
+from ...training.train import (TrainConfig, TrainingDiverged, batch_rows, compute_fields, data_fingerprint, lr_at,
+                               resume, resumed_train_loss)
 
 _RECIPE_KEYS = ("max_steps", "batch_size", "learning_rate", "min_lr", "warmup_steps", "weight_decay",
                 "beta1", "beta2", "grad_clip", "seed")
@@ -89,7 +89,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
     step, history, earlier_compute, saved_loss = resume(state_path, recipe, model, opt, device, compute, log)
     curves = None
     if live_dir is not None:
-        from .tracking import Curves
+        from ...training.tracking import Curves
         curves = Curves(live_dir, resume_step=step if step else None)
 
     def checkpoint() -> None:
@@ -148,7 +148,7 @@ def train_board(train_pos: str | Path, val_pos: str | Path, model_out: str | Pat
         "parameters": model.num_params(), "device": str(device), "positions_per_step": cfg.batch_size,
         "train_positions": len(train_data), "history": history,
     }
-    save_board_model(model_out, model, {"step": step, "seed": cfg.seed})
+    save_model(model_out, model, {"step": step, "seed": cfg.seed}, family="board")
     checkpoint()
     write_json(metrics_out, summary)
     # Timings differ on every run and DVC hashes metrics.json: they go to timing.json beside it.
