@@ -151,11 +151,11 @@ def _finished(board: chess.Board) -> bool:
     return board.is_game_over(claim_draw=False)
 
 
-def random_line(plies: int, seed: int) -> tuple[str, ...] | None:
-    """``plies`` uniformly random legal moves from the initial position (seeded), or None
-    where the game ends on the way or at its last ply (checkmate, stalemate, insufficient
-    material, the 75-move rule, fivefold repetition)."""
-    rng = random.Random(seed)
+def random_line(plies: int, seed: int | random.Random) -> tuple[str, ...] | None:
+    """``plies`` uniformly random legal moves from the initial position (from ``seed``, or
+    drawn with a given generator), or None where the game ends on the way or at its last ply
+    (checkmate, stalemate, insufficient material, the 75-move rule, fivefold repetition)."""
+    rng = seed if isinstance(seed, random.Random) else random.Random(seed)
     board, moves = chess.Board(), []
     for _ in range(plies):
         if _finished(board):
