@@ -24,7 +24,7 @@ from transcendence.play.openings import (Opening, OpeningSuite, build_openings, 
 from transcendence.sweep_conditions import SWEEP_KEY, condition_configs
 
 from .conftest import ROOT, snakemake
-from .helpers import pack_blocks
+from .helpers import pack_blocks, random_game
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 SMOKE = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
@@ -185,20 +185,11 @@ def test_random_line_refuses_a_finished_game():
 
 # -- held-out openings --------------------------------------------------------------------------
 
-def _random_game(rng: random.Random, plies: int) -> list[str]:
-    board, sans = chess.Board(), []
-    while len(sans) < plies and not board.is_game_over():
-        move = rng.choice(list(board.legal_moves))
-        sans.append(board.san(move))
-        board.push(move)
-    return sans
-
-
 def _write_dump(path, rng: random.Random, games: int) -> list[list[str]]:
     """A tiny dump: random games of 3 to 40 plies (some shorter than an opening and a move)."""
     text, all_sans = "", []
     for _ in range(games):
-        sans = _random_game(rng, rng.randint(3, 40))
+        sans = random_game(rng, rng.randint(3, 40))
         all_sans.append(sans)
         headers = {"Event": "test", "White": "eps0.875", "Black": "eps0.75", "Result": "*",
                    "WhiteElo": "200", "BlackElo": "360"}
@@ -287,7 +278,7 @@ def test_the_text_familys_val_file_decodes_to_its_games(tmp_path):
     """Packed blocks back to games, in order: each whole game as it was, a game cut at its
     block's end a legal prefix of itself (its maybe-cut last move dropped)."""
     rng = random.Random(1)
-    games = [_random_game(rng, rng.randint(1, 14)) for _ in range(60)]  # some longer than a block
+    games = [random_game(rng, rng.randint(1, 14)) for _ in range(60)]  # some longer than a block
     texts = [sans_to_text(g) for g in games]
     blocks, truncated = pack_blocks(texts, 64)
     assert truncated > 0

@@ -46,11 +46,12 @@ def text_val_games(val: str | Path, block_size: int, *, first_plies: int | None 
             pieces = text.split(GAME_START)[1:]  # a block starts with a game
             full = row[-1] != SPACE_ID  # the last game reaches the block's end: maybe cut
             for j, piece in enumerate(pieces):
-                tokens = piece.rstrip(" ").split(" ")
-                if full and j == len(pieces) - 1:
-                    tokens = tokens[:-1]
-                if first_plies is not None:
-                    tokens = tokens[:first_plies]
+                # Only the moves wanted are split off; a move followed by another is whole.
+                tokens = piece.rstrip(" ").split(" ", -1 if first_plies is None else first_plies)
+                if first_plies is not None and len(tokens) > first_plies:
+                    tokens.pop()  # the rest of the game
+                elif full and j == len(pieces) - 1:
+                    tokens.pop()  # the game's last move, maybe cut at the block's end
                 try:
                     sans = text_to_sans(GAME_START + " ".join(tokens)) if tokens else []
                 except ValueError:
