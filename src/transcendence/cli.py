@@ -1,5 +1,6 @@
-"""The ``transcendence`` command: ``status`` says where a clone of the study stands; ``uci``
-plays a trained model as a UCI chess engine.
+"""The ``transcendence`` command: ``status`` (where the study stands) and ``uci`` (a model as an engine).
+
+``transcendence uci`` plays a trained model as a UCI chess engine.
 
 ``transcendence status`` reads files only (the config, ``results/``); it never runs Snakemake
 or any stage. For one configuration (``config/config.yaml`` unless ``--configfile`` names

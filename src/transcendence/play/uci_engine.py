@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, TextIO
@@ -55,6 +56,7 @@ COMMANDS = ("uci", "debug", "isready", "setoption", "register", "ucinewgame", "p
 GO_VALUES = ("wtime", "btime", "winc", "binc", "movestogo", "depth", "nodes", "mate", "movetime")
 GO_FLAGS = ("infinite", "ponder")
 MAX_SEED = 2 ** 64 - 1  # torch.Generator.manual_seed's range
+UCI_MOVE = re.compile(r"^([a-h][1-8]){2}[qrbn]?$|^0000$")
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,10 @@ class ModelEngine:
                                  f"position and cannot play from the FEN {fen!r}")
         for ply, text in enumerate(args[end + 1:]):
             try:
-                board.push(board.parse_uci(text))
+                move = board.parse_uci(text)
+                if not move:  # python-chess reads 0000 as a null move, which no game has
+                    raise ValueError(text)
+                board.push(move)
             except ValueError:
                 raise ValueError(f"move {ply + 1} of the position, {text!r}, is not legal in "
                                  f"{board.fen()}") from None
@@ -276,7 +281,7 @@ class ModelEngine:
                 else:
                     i += 1
             elif token == "searchmoves":
-                while i + 1 < len(args) and args[i + 1] not in GO_VALUES + GO_FLAGS:
+                while i + 1 < len(args) and UCI_MOVE.match(args[i + 1]):
                     i += 1
                 self.info("go: searchmoves ignored: the model draws from every legal move")
             else:
