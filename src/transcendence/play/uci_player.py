@@ -113,7 +113,7 @@ class ModelPlayer:
         stack, which must start from the standard position), one draw of the game's stream."""
         from .batch_policy import Request
 
-        sans = sans_of(board)
+        sans = sans_of(board) if self.context is not None else []  # the board network reads the board only
         notes = []
         if self.context is not None:
             window = context_window(sans, self.context)
