@@ -535,7 +535,7 @@ def test_options_take_effect_whatever_the_case_of_their_name(loaded):
 
 def test_the_benchmark_runs_and_its_engine_plays_the_players_moves(tmp_path):
     out = tmp_path / "uci.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "uci_engine.py"), "--plies", "4", "--starts", "1",
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "uci_engine.py"), "--plies", "2", "--starts", "1",
                            "--text-layers", "1", "--text-width", "32", "--json", str(out)],
                           capture_output=True, text=True, timeout=300, env=ENV)
     assert proc.returncode == 0, proc.stderr
@@ -543,7 +543,7 @@ def test_the_benchmark_runs_and_its_engine_plays_the_players_moves(tmp_path):
     assert result["import_torch_s"] > 0
     for family in FAMILIES:
         row = result[family]
-        assert row["same_moves_in_process"] is True and row["plies"] == 4
+        assert row["same_moves_in_process"] is True and row["plies"] == 2
         assert min(row["uciok_s"], row["policy_step_ms"], row["player_ms"], row["engine_go_ms"]) > 0
         assert row["readyok_s"] >= row["uciok_s"] and row["engine_over_policy"] > 0
     assert "engine/policy" in proc.stdout

@@ -134,6 +134,8 @@ def cap_of(path: Path) -> int | None:
 def uci(model_path: Path, cap: int | None, device: str) -> int:
     """Serve the checkpoint as a UCI engine on stdin/stdout; 2, with the reason on stderr,
     when it cannot be loaded."""
+    import torch
+
     from .files import file_sha256
     from .model.checkpoint import CheckpointError, load_model
     from .model.device import pick_device
@@ -152,6 +154,7 @@ def uci(model_path: Path, cap: int | None, device: str) -> int:
     except OSError as exc:  # a directory, a file it may not read
         print(f"transcendence uci: cannot read the checkpoint {model_path}: {exc}", file=sys.stderr)
         return 2
+    torch.set_num_threads(1)  # the Threads option's default, as each evaluation job runs
     cap = cap if cap is not None else cap_of(model_path)
     who = player_name(model, cap) if cap is not None else f"{family_of(model)}-model"
     engine = ModelEngine(model, name=f"transcendence {who} ({family_of(model)} family, sha256 {sha256[:12]})",

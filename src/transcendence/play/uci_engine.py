@@ -56,6 +56,7 @@ COMMANDS = ("uci", "debug", "isready", "setoption", "register", "ucinewgame", "p
 GO_VALUES = ("wtime", "btime", "winc", "binc", "movestogo", "depth", "nodes", "mate", "movetime")
 GO_FLAGS = ("infinite", "ponder")
 MAX_SEED = 2 ** 64 - 1  # torch.Generator.manual_seed's range
+PLAYER_SETTINGS = {"Temperature": "temperature", "Mode": "mode", "MaxTries": "max_tries"}
 UCI_MOVE = re.compile(r"^([a-h][1-8]){2}[qrbn]?$|^0000$")
 
 
@@ -132,7 +133,6 @@ class ModelEngine:
         self.held: str | None = None  # the bestmove line an infinite search prints at stop
         self.pondering = False
         self._new_game()
-        torch.set_num_threads(1)
 
     def say(self, line: str) -> None:
         self.out.write(line + "\n")
@@ -191,16 +191,18 @@ class ModelEngine:
             self.info(f"error: {exc}; {option.name} unchanged")
 
     def _apply(self, name: str, value: str | int | float) -> None:
+        """Set a parsed option; ``ValueError`` (nothing changed) when the player cannot take it."""
         player = self.player
         if name == "Seed":
             self.seed, self.game = int(value), 0
             self._new_game()
         elif name == "Threads":
             torch.set_num_threads(int(value))
-        elif name != "Hash":
+        elif name in PLAYER_SETTINGS:
             settings = {"temperature": player.temperature, "mode": player.mode, "max_tries": player.max_tries}
-            settings[{"Temperature": "temperature", "Mode": "mode", "MaxTries": "max_tries"}[name]] = value
+            settings[PLAYER_SETTINGS[name]] = value
             player.configure(**settings)
+        # Hash: nothing to size.
 
     def _ucinewgame(self, args: list[str]) -> None:
         if self.moved:
