@@ -216,13 +216,13 @@ def test_go_infinite_through_python_chess_analysis_ends_at_stop(engine):
 # --- the command on pipes: go infinite, stop, end of input, a damaged checkpoint ------------
 
 class Pipe:
-    """The console command on pipes, read line by line by a thread (so a read can time out)."""
+    """A program on pipes (stderr with stdout), read line by line by a thread, so a read can time out."""
 
-    def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen([str(SCRIPT), "uci", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, bufsize=1, env=ENV)
+    def __init__(self, *command: str) -> None:
+        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1, env=ENV)
         self.lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [self.lines.put(line.rstrip("\n")) for line in self.proc.stdout],
+        threading.Thread(target=lambda: [self.lines.put(line.strip()) for line in self.proc.stdout],
                          daemon=True).start()
 
     def send(self, line: str) -> None:
@@ -230,10 +230,15 @@ class Pipe:
         self.proc.stdin.flush()
 
     def until(self, prefix: str, timeout: float = 60) -> list[str]:
+        """The lines read up to the first that starts with ``prefix``, that one included."""
         got = []
         while not (got and got[-1].startswith(prefix)):
             got.append(self.lines.get(timeout=timeout))
         return got
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
 
     def quiet_for(self, seconds: float) -> bool:
         try:
@@ -244,7 +249,7 @@ class Pipe:
 
 
 def test_go_infinite_waits_for_stop_stays_responsive_and_end_of_input_exits(models):
-    engine = Pipe("--model", str(models["board"]))
+    engine = Pipe(str(SCRIPT), "uci", "--model", str(models["board"]))
     try:
         engine.send("uci")
         engine.until("uciok")
@@ -260,8 +265,7 @@ def test_go_infinite_waits_for_stop_stays_responsive_and_end_of_input_exits(mode
         engine.proc.stdin.close()  # end of input, no quit
         assert engine.proc.wait(timeout=30) == 0
     finally:
-        engine.proc.kill()
-        engine.proc.wait()
+        engine.close()
 
 
 def damage(path: Path, what: str, checkpoint: bytes) -> None:
@@ -295,44 +299,29 @@ def test_polyglot_plays_a_whole_game_with_it_over_xboard(models, stockfish):
     except EngineError:
         pytest.skip("Debian's polyglot is not installed and could not be (`make test` installs it "
                     "with apt-get where this user may: workflow/setup/ensure_polyglot.sh)")
-    command = f"{SCRIPT} uci --model {models['board']}"
-    proc = subprocess.Popen([polyglot, "-noini", "-ec", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, bufsize=1, env=ENV)
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line.strip()) for line in proc.stdout], daemon=True).start()
-
-    def send(line: str) -> None:
-        proc.stdin.write(line + "\n")
-        proc.stdin.flush()
-
-    def answer(prefix: str) -> str:
-        while not (line := lines.get(timeout=60)).startswith(prefix):
-            pass
-        return line
-
+    adapter = Pipe(polyglot, "-noini", "-ec", f"{SCRIPT} uci --model {models['board']}")
     try:
-        send("xboard")
-        send("protover 2")
-        assert "usermove=1" in answer("feature usermove")
-        answer("feature done=1")
-        send("new")   # the engine plays Black
-        send("level 0 5 0")
+        adapter.send("xboard")
+        adapter.send("protover 2")
+        assert "usermove=1" in adapter.until("feature usermove")[-1]
+        adapter.until("feature done=1")
+        adapter.send("new")   # the engine plays Black
+        adapter.send("level 0 5 0")
         board = chess.Board()
         while board.outcome(claim_draw=True) is None and board.ply() < MAX_PLIES:
             if board.turn == chess.WHITE:
                 move = stockfish.play(board, STOCKFISH_LIMIT).move
-                send(f"usermove {move.uci()}")
+                adapter.send(f"usermove {move.uci()}")
             else:
-                move = chess.Move.from_uci(answer("move ").split()[1])
+                move = chess.Move.from_uci(adapter.until("move ")[-1].split()[1])
                 assert move in board.legal_moves, (move, board.fen())
             board.push(move)
         assert board.outcome(claim_draw=True) is not None
-        assert sum(1 for m in board.move_stack[1::2]) >= 5   # the model moved
-        send("quit")
-        assert proc.wait(timeout=30) == 0
+        assert len(board.move_stack[1::2]) >= 5   # the model moved
+        adapter.send("quit")
+        assert adapter.proc.wait(timeout=30) == 0
     finally:
-        proc.kill()
-        proc.wait()
+        adapter.close()
 
 
 # --- the protocol on the engine in process -------------------------------------------------------

@@ -43,7 +43,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, TextIO
+from typing import Iterable, TextIO
 
 import chess
 import torch
@@ -118,12 +118,10 @@ def parse_option(option: Option, text: str) -> str | int | float:
 class ModelEngine:
     """The UCI protocol around one model; :meth:`handle` takes one input line at a time."""
 
-    def __init__(self, model: torch.nn.Module, *, name: str, out: TextIO,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, model: torch.nn.Module, *, name: str, out: TextIO) -> None:
         self.player = ModelPlayer(model, temperature=0.001, mode="legal_moves", max_tries=5)
         self.name = name
         self.out = out
-        self.clock = clock
         self.options = {o.name.lower(): o for o in options_for(self.player.family)}
         self.seed = 0
         self.game = 0                 # games since Seed was set
@@ -321,9 +319,9 @@ class ModelEngine:
         elif self.expected is not None and board.move_stack[:len(self.expected)] != self.expected:
             self.info("this position does not continue the last one searched: the moves are drawn "
                       "from this game's stream in another order than an evaluation game's")
-        started = self.clock()
+        started = time.perf_counter()
         decision = self.player.choose(board)
-        ms = round(1000 * (self.clock() - started))
+        ms = round(1000 * (time.perf_counter() - started))
         self.moved = True
         self.expected = [*board.move_stack, decision.move]
         for note in decision.notes:
