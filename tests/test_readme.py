@@ -78,6 +78,9 @@ HOW = {
     "mechanism at smoke size is tests/test_sweep.py::test_sweep_runs_each_condition_under_its_own_folder, its "
     "conditions (a replicate sweep) tests/test_sweep.py::test_a_sweep_whose_conditions_differ_in_seed_alone_is_a_"
     "replicate_sweep, its dry run test_each_config_file_is_exactly_what_runs",
+    "make reproduce CONFIG=config/openings.yaml": "elsewhere: two of the default's cap-400 runs on 2 cores; its "
+    "suites are played by tests/test_openings.py and tests/test_evaluate.py (real shards), its dry run "
+    "test_each_config_file_is_exactly_what_runs",
 }
 
 
