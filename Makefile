@@ -21,7 +21,7 @@ SNAKEMAKE_AGREES = { $(DVC) status --quiet || { echo "dvc status: results differ
 # SIGTERM it gets to that shell only), so that a stop of make stops the jobs too (stop_jobs.py).
 STOPPABLE = $(BIN)/python src/transcendence/stop_jobs.py --
 
-.PHONY: reproduce test setup stockfish lint dry-run-paper readme-figure report clean dvc.yaml restore
+.PHONY: reproduce test setup stockfish polyglot lint dry-run-paper readme-figure report clean dvc.yaml restore
 
 # A sweep (CONFIG with a top-level `sweep:` section) runs every condition in this one Snakemake
 # call, without DVC: dvc.yaml describes the stages of one configuration, and `make dvc.yaml`
@@ -53,7 +53,7 @@ restore: setup
 	$(DVC) pull
 	$(SNAKEMAKE_AGREES)
 
-test: setup
+test: setup polyglot
 	$(BIN)/python -m pytest -v $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed stockfish
@@ -67,6 +67,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 stockfish:
 	@bash workflow/setup/ensure_stockfish.sh
+
+# Only tests/test_uci.py's polyglot game needs it (skipped without): `make test`, not `setup`.
+polyglot:
+	@bash workflow/setup/ensure_polyglot.sh
 
 lint: setup
 	$(BIN)/snakemake --lint

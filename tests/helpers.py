@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import random
 from typing import Iterator, Sequence, TextIO
 
 import chess
@@ -64,3 +65,13 @@ def game_to_text(game: chess.pgn.Game) -> str:
 def random_mover(name: str = "random", rating: float = 0.0) -> Player:
     """The uniform random mover as a calibration anchor: the natural zero of a rating scale."""
     return Player(name=name, rating=rating, limit={"depth": 1}, eps=1.0)
+
+
+def random_game(rng: random.Random, plies: int) -> list[str]:
+    """A game of uniformly random legal moves (SAN), ``plies`` long unless it ends sooner."""
+    board, sans = chess.Board(), []
+    while len(sans) < plies and not board.is_game_over():
+        move = rng.choice(list(board.legal_moves))
+        sans.append(board.san(move))
+        board.push(move)
+    return sans

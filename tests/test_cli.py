@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import subprocess
 import sys
@@ -21,7 +22,10 @@ SCRIPT = Path(sys.executable).with_name("transcendence")
 
 
 def status(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPT), "status", *args], cwd=root, capture_output=True, text=True, timeout=60)
+    # The checkout's package, wherever the installed script's editable install points.
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([str(SCRIPT), "status", *args], cwd=root, capture_output=True, text=True, timeout=60,
+                          env=env)
 
 
 def test_status_lists_configs_results_ratings_and_verdicts(tmp_path):
@@ -47,6 +51,9 @@ def test_status_lists_configs_results_ratings_and_verdicts(tmp_path):
         assert name in out
     assert " * smoke.yaml " in out and " * config.yaml " not in out    # the one asked about
     assert f"  models{' ' * 22}1/{len(smoke['caps'])}\n" in out
+    # Each model present, as the command that plays it as a UCI engine
+    assert f"  transcendence uci --model results/models/cap{cap}/model.pt\n" in out
+    assert f"--model results/models/cap{other}/" not in out
     assert "  ratings                     1/1\n" in out
     assert "  512    [400, 620]    20    15/1/4        0          360  transcends" in out
     assert f"  cap {cap}: 1 transcends, 1 inconclusive of 2 temperatures; highest rating 512 [400, 620] at T=0.1" in out
@@ -60,5 +67,6 @@ def test_status_without_results_says_how_to_make_them(tmp_path):
     proc = status(tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert " * config.yaml " in proc.stdout and "No ratings yet" in proc.stdout
+    assert "transcendence uci" not in proc.stdout  # no trained model yet
     missing = status(tmp_path, "--configfile", "config/nope.yaml")
     assert missing.returncode == 2 and "no config file config/nope.yaml" in missing.stdout

@@ -388,3 +388,150 @@ def test_lockstep_batches_do_not_depend_on_when_the_engine_answers(lockstep):
         assert first[0] == second[0]
     else:
         assert first[0] != second[0]
+
+
+# -- opening suites (issue 27) ---------------------------------------------------------------
+
+def _openings(tmp_path, suite="random", plies=4, count=3, seed=9):
+    from transcendence.play.openings import OpeningSuite, build_openings, load_openings
+
+    path = tmp_path / f"openings-{suite}-{plies}-{seed}.json"
+    build_openings(path, OpeningSuite(suite, plies), count=count, seed=seed, cap=400)
+    return load_openings(path)
+
+
+def _read_games(path):
+    with open(path) as fh:
+        return [g for g in iter(lambda: chess.pgn.read_game(fh), None)]
+
+
+@pytest.fixture(scope="module")
+def board_model_path(tmp_path_factory):
+    from transcendence.model.board_network import BoardNet, BoardNetConfig
+    from transcendence.model.checkpoint import save_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("board") / "model.pt"
+    save_model(path, BoardNet(BoardNetConfig(channels=8, blocks=1)), {}, family="board")
+    return path
+
+
+@pytest.mark.parametrize("family", ["text", "board"])
+def test_paired_games_start_with_their_opening_colours_swapped(model_path, board_model_path, tmp_path, family):
+    """Games 2i and 2i + 1 start with opening i, the model White then Black; every shard of
+    the cap plays the same openings; the PGN replays with python-chess from the initial
+    position and names the opening; the opening's plies count in the table's plies."""
+    model = model_path if family == "text" else board_model_path
+    openings = _openings(tmp_path)
+    shards = {}
+    for temperature in (1.0, 0.5):
+        out = tmp_path / f"T{temperature}"
+        _, rows = shard(model, out, "legal_moves", games=6, temperature=temperature, openings=openings)
+        shards[temperature] = games = _read_games(out / "g.pgn")
+        assert [r["model_color"] for r in rows] == ["white", "black"] * 3
+        assert all(int(r["plies"]) >= 4 for r in rows)
+        for g, (game, row) in enumerate(zip(games, rows)):
+            opening = openings.openings[g // 2]
+            assert not game.errors and game.board().fen() == chess.STARTING_FEN and "FEN" not in game.headers
+            moves = [m.uci() for m in game.mainline_moves()]
+            assert tuple(moves[:4]) == opening.uci and len(moves) == int(row["plies"])
+            assert game.headers["Opening"] == f"random {g // 2}" and game.headers["OpeningPlies"] == "4"
+            model_name = game.headers["White" if g % 2 == 0 else "Black"]
+            assert model_name.endswith("-cap400") and game.headers["Round"] == str(g + 1)
+            board = game.board()
+            for move in game.mainline_moves():
+                assert move in board.legal_moves
+                board.push(move)
+    for a, b in zip(shards[1.0], shards[0.5]):  # the same openings in every shard of the cap
+        assert [m.uci() for m in a.mainline_moves()][:4] == [m.uci() for m in b.mainline_moves()][:4]
+    assert len({tuple(m.uci() for m in g.mainline_moves())[:4] for g in shards[1.0]}) == 3
+
+
+def test_the_opening_counts_toward_the_move_limit(model_path, tmp_path):
+    openings = _openings(tmp_path, plies=6)
+    _, rows = shard(model_path, tmp_path, "legal_moves", games=2, max_fullmoves=3, openings=openings)
+    # After 6 plies the game is at move 4: past a limit of 3 full moves, a draw at once.
+    assert [(r["plies"], r["termination"], r["result"]) for r in rows] == [("6", "move limit", "1/2-1/2")] * 2
+
+
+@pytest.mark.parametrize("mode", ["legal_moves", "per_character"])
+def test_the_start_suite_is_the_paper_protocol_to_the_byte(model_path, tmp_path, mode):
+    """Suite start (no file, or a start suite handed in) writes exactly what a shard without
+    openings writes, with no opening header; a real suite changes the games."""
+    from transcendence.play.openings import Openings, OpeningSuite
+
+    plain, start, paired = tmp_path / "plain", tmp_path / "start", tmp_path / "paired"
+    summary, rows = shard(model_path, plain, mode, games=4)
+    assert "openings" not in summary
+    shard(model_path, start, mode, games=4, openings=Openings(OpeningSuite(), seed=5, openings=()))
+    shard(model_path, paired, mode, games=4, openings=_openings(tmp_path, count=2))
+    for name in ("g.pgn", "g.csv"):
+        assert (start / name).read_bytes() == (plain / name).read_bytes()
+    text = (plain / "g.pgn").read_text()
+    assert "[Opening" not in text and "OpeningPlies" not in text
+    assert all(g.headers["Round"] for g in _read_games(plain / "g.pgn"))
+    assert (paired / "g.pgn").read_text() != text and "[Opening \"random 1\"]" in (paired / "g.pgn").read_text()
+
+
+def test_openings_need_an_even_number_of_games_and_enough_openings(model_path, tmp_path):
+    with pytest.raises(ValueError, match="evaluate.games must be even"):
+        shard(model_path, tmp_path, "legal_moves", games=3, openings=_openings(tmp_path))
+    with pytest.raises(ValueError, match="8 games need 4 openings; the suite holds 3"):
+        shard(model_path, tmp_path, "legal_moves", games=8, openings=_openings(tmp_path))
+
+
+class _Killed(Exception):
+    pass
+
+
+def _killed_after(monkeypatch, finished: int) -> None:
+    """run_shard's games stop (as if killed) once ``finished`` games have been recorded."""
+    from transcendence.play import evaluate
+
+    real = evaluate.play_games
+
+    def play_games(policy, engines, opponent, games, *, on_finish, **kw):
+        done = []
+
+        def finish(game):
+            on_finish(game)
+            done.append(game)
+            if len(done) == finished:
+                raise _Killed
+
+        real(policy, engines, opponent, games, on_finish=finish, **kw)
+
+    monkeypatch.setattr(evaluate, "play_games", play_games)
+
+
+def _log_of(model_path, out, **kw):
+    import io
+
+    log = io.StringIO()
+    summary, rows = shard(model_path, out, "legal_moves", log=log, **kw)
+    return summary, rows, log.getvalue()
+
+
+@pytest.mark.parametrize("change", ["same", "suite", "file", "to start", "from start"])
+def test_a_resume_never_mixes_suites(model_path, tmp_path, monkeypatch, change):
+    """The partial files of a killed shard are kept for the same suite and file, and discarded
+    for another suite, another file of the same suite, or the start protocol either way."""
+    random4, held = _openings(tmp_path), _openings(tmp_path, seed=10)
+    first = {"same": random4, "suite": random4, "file": random4, "to start": random4, "from start": None}[change]
+    then = {"same": random4, "suite": _openings(tmp_path, plies=5), "file": held, "to start": None,
+            "from start": random4}[change]
+    clean = tmp_path / "clean"
+    shard(model_path, clean, "legal_moves", games=6, openings=then)
+    out = tmp_path / "killed"
+    _killed_after(monkeypatch, 2)
+    with pytest.raises(_Killed):
+        shard(model_path, out, "legal_moves", games=6, openings=first)
+    assert len((out / "g.csv.partial").read_text().splitlines()) == 3
+    monkeypatch.undo()
+    summary, rows, log = _log_of(model_path, out, games=6, openings=then)
+    if change == "same":
+        assert "resuming after 2 finished games" in log and summary["played"] == 4
+    else:
+        assert "discarding partial results of other work (openings: " in log and summary["played"] == 6
+    for name in ("g.pgn", "g.csv"):  # either way, the bytes of an uninterrupted run of the new work
+        assert (out / name).read_bytes() == (clean / name).read_bytes()

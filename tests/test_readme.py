@@ -29,6 +29,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import chess
 import pytest
 import yaml
 
@@ -45,6 +46,7 @@ HOW = {
     "make test": "elsewhere: this test suite (CI runs `make test`)",
     "make report": "run",
     ".venv/bin/transcendence status": "run",
+    ".venv/bin/transcendence uci --model results/models/cap400/model.pt": "run",
     "snakemake -n": "run",
     "snakemake --cores all --configfile config/paper.yaml": "dry",
     "snakemake --cores all --until train": "run",
@@ -76,6 +78,9 @@ HOW = {
     "mechanism at smoke size is tests/test_sweep.py::test_sweep_runs_each_condition_under_its_own_folder, its "
     "conditions (a replicate sweep) tests/test_sweep.py::test_a_sweep_whose_conditions_differ_in_seed_alone_is_a_"
     "replicate_sweep, its dry run test_each_config_file_is_exactly_what_runs",
+    "make reproduce CONFIG=config/openings.yaml": "elsewhere: two of the default's cap-400 runs on 2 cores; its "
+    "suites are played by tests/test_openings.py and tests/test_evaluate.py (real shards), its dry run "
+    "test_each_config_file_is_exactly_what_runs",
 }
 
 
@@ -270,6 +275,20 @@ def test_transcendence_status_shows_results_ratings_and_verdicts(used):
         sorted((c, float(t)) for c in config["caps"] for t in config["evaluate"]["temperatures"])
     for cap in config["caps"]:
         assert re.search(rf"^  cap {cap}: .* of {len(config['evaluate']['temperatures'])} temperatures", out, re.M)
+
+
+@pytest.mark.slow
+def test_transcendence_uci_plays_the_smoke_runs_model(used):
+    """The README's engine command on the smoke run's trained model, a short UCI session piped in
+    (python-chess and polyglot drive it for whole games in tests/test_uci.py)."""
+    command = ".venv/bin/transcendence uci --model results/models/cap400/model.pt"
+    assert command in HOW
+    out = run(f"printf 'uci\\nisready\\nposition startpos moves e2e4\\ngo movetime 100\\nquit\\n' | {command}", used)
+    assert re.search(r"^id name transcendence \S+-cap400 ", out, re.M) and "\nuciok\n" in out and "\nreadyok\n" in out
+    move = re.findall(r"^bestmove (\S+)$", out, re.M)
+    board = chess.Board()
+    board.push_uci("e2e4")
+    assert len(move) == 1 and chess.Move.from_uci(move[0]) in board.legal_moves, out
 
 
 @pytest.mark.slow

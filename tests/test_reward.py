@@ -26,6 +26,8 @@ from transcendence.players.player import Player
 from transcendence.pgn.text import format_pgn
 from transcendence.model.checkpoint import save_model
 
+from .helpers import random_game
+
 # White king a1, black king h8: three legal moves, Kb2, Ka2, Kb1.
 KINGS = "7k/8/8/8/8/8/8/K7 w - - 0 1"
 # White king a1 in check from a black pawn on b2: Kxb2 (a capture), Ka2, Kb1.
@@ -86,19 +88,10 @@ def test_paired_intervals_and_verdicts():
     assert verdict(0.1, 0.2) == "transcends" and verdict(-0.2, -0.1) == "below" and verdict(-0.1, 0.1) == "inconclusive"
 
 
-def _random_game(rng: random.Random, plies: int) -> list[str]:
-    board, sans = chess.Board(), []
-    while len(sans) < plies and not board.is_game_over():
-        move = rng.choice(list(board.legal_moves))
-        sans.append(board.san(move))
-        board.push(move)
-    return sans
-
-
 def _write_dump(path, rng: random.Random, games: int, illegal_at: int | None = None) -> None:
     text = ""
     for g in range(games):
-        sans = _random_game(rng, rng.randint(4, 40))
+        sans = random_game(rng, rng.randint(4, 40))
         if g == illegal_at:
             sans = ["e4", "e5", "Ke3"]  # the dataset drops this game whole
         headers = {"Event": "test", "White": "eps0.875", "Black": "eps0.75", "Result": "*", "WhiteElo": "200", "BlackElo": "360"}

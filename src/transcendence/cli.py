@@ -1,19 +1,25 @@
-"""The ``transcendence`` command: ``transcendence status`` says where a clone of the study stands.
+"""The ``transcendence`` command: ``status`` (where the study stands) and ``uci`` (a model as an engine).
 
-It reads files only (the config, ``results/``); it never runs Snakemake or any stage. For one
-configuration (``config/config.yaml`` unless ``--configfile`` names another) it lists the
-config files, how many of each stage's results exist, the ratings table and, per cap, the
-verdicts of the transcendence test.
+``transcendence uci`` plays a trained model as a UCI chess engine.
+
+``transcendence status`` reads files only (the config, ``results/``); it never runs Snakemake
+or any stage. For one configuration (``config/config.yaml`` unless ``--configfile`` names
+another) it lists the config files, how many of each stage's results exist, the command that
+plays each trained model as an engine, the ratings table and, per cap, the verdicts of the
+transcendence test.
+
+``transcendence uci --model <checkpoint>`` is the engine of :mod:`transcendence.play.uci_engine`
+on stdin and stdout (docs/UCI.md: GUIs, matches, a Lichess bot, ratings).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 from typing import Mapping
 
-import pandas as pd
 import yaml
 
 
@@ -79,11 +85,21 @@ def status(root: Path, configfile: Path, out=sys.stdout) -> int:
         present = sum((root / f).is_file() for f in files)
         say(f"  {name:<27} {present}/{len(files)}")
 
+    models = [f for name, files in expected_results(config) if name == "models" for f in files
+              if (root / f).is_file()]
+    if models:
+        say()
+        say("Each trained model as a UCI chess engine (docs/UCI.md):")
+        for model in models:
+            say(f"  transcendence uci --model {model}")
+
     table = root / "results" / "summary" / "ratings.csv"
     say()
     if not table.is_file():
         say("No ratings yet: `make reproduce` (or `snakemake --cores all`) makes them.")
         return 0
+    import pandas as pd  # here, not at the top: `transcendence uci` starts without it
+
     ratings = pd.read_csv(table)
     say(f"Ratings ({table.relative_to(root)}; 95% likelihood-ratio intervals):")
     say(f"  {'cap':>5} {'T':>6} {'rating':>7} {'interval':>13} {'games':>5} {'W/D/L':>9} "
@@ -109,6 +125,45 @@ def status(root: Path, configfile: Path, out=sys.stdout) -> int:
     return 0
 
 
+def cap_of(path: Path) -> int | None:
+    """The rating cap a checkpoint's path names (``results/models/cap400/model.pt``: 400)."""
+    found = re.findall(r"cap(\d+)", path.as_posix())
+    return int(found[-1]) if found else None
+
+
+def uci(model_path: Path, cap: int | None, device: str) -> int:
+    """Serve the checkpoint as a UCI engine on stdin/stdout; 2, with the reason on stderr,
+    when it cannot be loaded."""
+    import torch
+
+    from .files import file_sha256
+    from .families import family_of, load_model
+    from .model.checkpoint import CheckpointError
+    from .model.device import pick_device
+    from .play.uci_engine import ModelEngine, serve
+
+    try:
+        sha256 = file_sha256(model_path)
+        model = load_model(model_path, pick_device(device))
+    except FileNotFoundError:
+        print(f"transcendence uci: no checkpoint file {model_path}", file=sys.stderr)
+        return 2
+    except CheckpointError as exc:
+        print(f"transcendence uci: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a directory, a file it may not read
+        print(f"transcendence uci: cannot read the checkpoint {model_path}: {exc}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(1)  # the Threads option's default, as each evaluation job runs
+    cap = cap if cap is not None else cap_of(model_path)
+    family = family_of(model)
+    who = family.player_name(cap) if cap is not None else f"{family.name}-model"
+    engine = ModelEngine(model, name=f"transcendence {who} ({family.name} family, sha256 {sha256[:12]})",
+                         out=sys.stdout)
+    serve(engine, iter(sys.stdin.readline, ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="transcendence", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,7 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--configfile", type=Path, default=Path("config/config.yaml"),
                     help="the configuration whose results to look for (default: config/config.yaml)")
     st.add_argument("--root", type=Path, default=Path("."), help="the repository (default: here)")
+    engine = commands.add_parser("uci", help="play a trained model as a UCI chess engine on stdin/stdout")
+    engine.add_argument("--model", type=Path, required=True, help="the checkpoint, e.g. results/models/cap400/model.pt")
+    engine.add_argument("--cap", type=int, default=None,
+                        help="the model's rating cap, for its name (default: from the path's capN folder)")
+    engine.add_argument("--device", default="cpu", help="cpu (default, as the evaluation), cuda or auto")
     args = parser.parse_args(argv)
+    if args.command == "uci":
+        return uci(args.model, args.cap, args.device)
     return status(args.root, args.configfile)
 
 

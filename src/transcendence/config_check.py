@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from .families import FAMILIES  # the families' names and rules: no torch at start-up
+from .play.openings import OpeningSuite  # python-chess alone: no torch at start-up
 
 ENGINE_TIMEOUT = 10.0  # seconds an engine gets to answer "uci" at start-up
 _MAX_ERRORS = 10        # schema errors listed, one line each
@@ -109,7 +110,17 @@ def cross_key_problems(config: Mapping[str, Any]) -> list[str]:
         if isinstance(gpus, int) and isinstance(accum, int) and gpus > 1 and accum % gpus:
             problems.append(f"{name}.grad_accum ({accum}) must be a multiple of {name}.gpus ({gpus}): "
                             f"each of the {gpus} processes computes grad_accum / gpus micro-batches a step")
-    opponents = [o.get("name") for o in config.get("evaluate", {}).get("opponents", [])]
+    evaluate = config.get("evaluate", {})
+    try:
+        suite = OpeningSuite.from_config(evaluate.get("openings"))
+    except ValueError as exc:
+        problems.append(str(exc))
+    else:
+        games = evaluate.get("games")
+        if not suite.is_start and isinstance(games, int) and games % 2:
+            problems.append(f"evaluate.games ({games}) must be even with evaluate.openings.suite {suite.suite}: "
+                            "each opening is played twice, the model White in one game and Black in the other")
+    opponents = [o.get("name") for o in evaluate.get("opponents", [])]
     twice = sorted({n for n in opponents if opponents.count(n) > 1})
     if twice:
         problems.append(f"evaluate.opponents: names {twice} are used more than once (each names one results file)")

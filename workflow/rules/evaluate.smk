@@ -1,10 +1,13 @@
 # Stage 5: one job per (cap, temperature, opponent) shard; every game kept as PGN. Within a
 # job, batch_games games advance together and the job's threads are its engine processes.
+# With an opening suite (openings.smk), every shard of a cap plays the cap's openings.
 
 
 rule evaluate:
     input:
         model="results/models/cap{cap}/model.pt",
+        # An opening suite's file (rule openings); none for suite start, the paper's protocol.
+        **OPENINGS_INPUT,
     output:
         pgn="results/eval/cap{cap}/T{temperature}/{opponent}.pgn",
         table="results/eval/cap{cap}/T{temperature}/{opponent}.csv",

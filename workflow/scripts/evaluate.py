@@ -2,6 +2,7 @@
 
 from transcendence.logs import logged
 from transcendence.play.evaluate import run_shard
+from transcendence.play.openings import load_openings
 from transcendence.players.config import opponents
 
 sm = snakemake  # noqa: F821  (injected by Snakemake)
@@ -16,6 +17,8 @@ with logged(sm.log[0]) as log:
         max_fullmoves=sm.params.max_fullmoves, engine_path=sm.params.engine,
         threads=sm.threads, device=sm.params.device, batch_games=sm.params.batch_games,
         # Read from the config, not a param: the model file already changes with the family.
-        family=sm.config["model"]["family"], log=log,
+        family=sm.config["model"]["family"],
+        # The suite and its openings come from the file (none: suite start, the paper's protocol).
+        openings=load_openings(sm.input.openings) if sm.input.get("openings") else None, log=log,
     )
     print(summary, file=log)

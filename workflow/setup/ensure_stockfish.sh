@@ -5,14 +5,7 @@ set -euo pipefail
 if command -v stockfish >/dev/null 2>&1 || [ -x /usr/games/stockfish ]; then
   exit 0
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo"; fi
-fi
-if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" -eq 0 ] || [ -n "$sudo" ]; }; then
-  echo "Stockfish not found: installing Debian's stockfish package with apt-get" >&2
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq stockfish >/dev/null
+if bash "$(dirname "$0")/apt_install.sh" stockfish; then
   exit 0
 fi
 cat >&2 <<'MSG'

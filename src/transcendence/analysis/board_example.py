@@ -8,7 +8,7 @@ majority vote of the players). This picks it honestly, from measured quantities 
    plies (:mod:`transcendence.analysis.diversity`'s definition), the ``positions`` most visited, with
    more than one move played there;
 2. the model scores every legal move there (the ``legal_moves`` mode of
-   :mod:`transcendence.play.policy`); a candidate qualifies when the model's top move, the one
+   :mod:`transcendence.families.text.policy`); a candidate qualifies when the model's top move, the one
    it plays at low temperature, is the players' majority move;
 3. the ``analysed`` qualifying positions where temperature 1 misses that move most often are
    scored by the engine (every legal move, multipv, as the mover's expected score with

@@ -16,7 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Protocol, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Protocol, Sequence, TextIO
 
 import chess
 
@@ -58,6 +58,12 @@ class MoveSampler(Protocol):
     def moves_at(self, temperature: float, n: int, gen: torch.Generator) -> list[chess.Move | None]: ...
 
 
+class MoveScorer(Protocol):
+    """Scores the legal moves of one position after another (:meth:`Family.legal_move_scores`)."""
+
+    def legal_move_scores(self, board: chess.Board, sans: list[str]) -> tuple[list[chess.Move], torch.Tensor]: ...
+
+
 class GamePosition(Protocol):
     """A position of a game as the analyses hold it: which game, after how many plies, the
     moves so far (the text family's prompt) and the board (the board families' input)."""
@@ -81,9 +87,12 @@ class Family(ABC):
     reads: ClassVar[str]             # what the model reads, for figure titles
     dataset_suffix: ClassVar[str]    # the suffix of its train and val files
     modes: ClassVar[tuple[str, ...]] = ("legal_moves",)   # the sampling modes it plays in
+    reads_moves: ClassVar[bool] = False                   # whether it reads the game's moves (else the board)
     data_parallel: ClassVar[bool] = False                 # whether train.gpus > 1 may split its batches
     # Whether its test positions (the expected reward) come from games its data set held out.
     held_out_positions: ClassVar[bool] = True
+    # Where its held-out games are: re-drawn from the cap's dumps (True), or in its val file.
+    held_out_from_dumps: ClassVar[bool] = True
 
     def __repr__(self) -> str:
         return f"<{self.name} family>"
@@ -148,6 +157,11 @@ class Family(ABC):
                           ) -> tuple[list[chess.Move], torch.Tensor]:
         """Every legal move and the model's log-score of it (softmax of these at T is its policy)."""
 
+    def move_scorer(self, model: torch.nn.Module) -> MoveScorer:
+        """Something that scores positions' legal moves for ``model`` one after another (and
+        may keep state between them: the text family's prompt cache)."""
+        return _Scorer(self, model)
+
     def position_sampler(self, model: torch.nn.Module, board: chess.Board, sans: list[str],
                          mode: str) -> MoveSampler:
         """Samples of the model's move in one position, in ``mode``."""
@@ -172,3 +186,40 @@ class Family(ABC):
                    seed: int) -> tuple[list[SourceGame], list[int]]:
         """The games the expected reward draws positions from, and how many leading positions
         each offers (see :attr:`held_out_positions`)."""
+
+
+    def held_out_games(self, *, dumps: Sequence[str | Path], val: str | Path | None, meta: Mapping[str, Any],
+                       val_fraction: float, seed: int, first_plies: int | None = None
+                       ) -> tuple[dict[str, Any], Iterator[tuple[dict[str, Any], list[str]]]]:
+        """What the dataset's held-out games are (for the openings file), and the games: (where,
+        SANs), ``first_plies`` moves of each at most. ``dumps`` or ``val`` is where they are
+        (:attr:`held_out_from_dumps`); ``meta`` is the dataset's meta.json, and the iterator
+        raises ``ValueError`` at its end when it read another number of games than it held out."""
+        from ..data.held_out import counted
+
+        source, games, expected, what = self._held_out(dumps=dumps, val=val, meta=meta, val_fraction=val_fraction,
+                                                       seed=seed, first_plies=first_plies)
+        return source, counted(games, expected, what)
+
+    def _held_out(self, *, dumps: Sequence[str | Path], val: str | Path | None, meta: Mapping[str, Any],
+                  val_fraction: float, seed: int, first_plies: int | None
+                  ) -> tuple[dict[str, Any], Iterator[tuple[dict[str, Any], list[str]]], int | None, str]:
+        """The held-out games of a dataset of board positions: its val split, re-drawn from the
+        cap's dumps; (source, games, how many the dataset held out, what they are)."""
+        from ..data.board_positions import val_games
+
+        source = {"family": self.name, "from": f"the {self.name} dataset's val split, re-drawn from the cap's dumps "
+                  "(data/board_positions.py val_games)", "dumps": [str(d) for d in dumps]}
+        games = (({"dump": str(dumps[d]), "game": index}, sans[:first_plies] if first_plies else sans)
+                 for d, index, sans in val_games(dumps, val_fraction=val_fraction, seed=seed))
+        return source, games, meta.get("val_games"), f"the val games re-drawn from {[str(d) for d in dumps]}"
+
+
+class _Scorer:
+    """A family's move scores for one model, without state of its own."""
+
+    def __init__(self, family: Family, model: torch.nn.Module) -> None:
+        self.family, self.model = family, model
+
+    def legal_move_scores(self, board: chess.Board, sans: list[str]) -> tuple[list[chess.Move], torch.Tensor]:
+        return self.family.legal_move_scores(self.model, board, sans)

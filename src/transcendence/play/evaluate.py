@@ -6,6 +6,10 @@ model that cannot produce a legal move in ``max_tries`` tries forfeits; a result
 a resignation. Every game is written as PGN, with headers that say who played, at which
 temperature and level, with which seed, engine, engine options and engine restarts, and how
 the game ended, plus one row per game in a CSV table that the rating stage reads.
+With an opening suite (``openings``, :mod:`.openings`; issue 27), games ``2i`` and ``2i + 1``
+start with opening ``i``, colours swapped: its moves are the first of the game's movetext
+(from the initial position, so no FEN header), two headers name it (``Opening``,
+``OpeningPlies``), and its plies count in the ``plies`` column and toward the move limit.
 
 Many games at once (``batch_games``): the shard's games advance together; each model step
 is one batched forward pass for every game whose turn it is (the family's ``batch_policy``), and the
@@ -23,10 +27,11 @@ they end; a shard that is killed resumes from there without replaying them, and 
 PGN and table list the games in order. A resumed shard must hold only games the current run
 would have played, so the partial files carry a fingerprint of everything that decides a
 game (``<table>.partial.fingerprint.json``: the checkpoint's sha256, the mode, temperature,
-tries and move limit, the opponent and its limit, the engine and its options, the seed) and
-are discarded, with a log line saying what changed, when it differs. Rows past ``games``, a
-torn last row, and a row whose PGN is missing are dropped; every row and PGN names the
-checkpoint's sha256, so a table says which model played.
+tries and move limit, the opponent and its limit, the engine and its options, the seed, and
+an opening suite with its file's sha256 where there is one) and are discarded, with a log
+line saying what changed, when it differs. Rows past ``games``, a torn last row, and a row
+whose PGN is missing are dropped; every row and PGN names the checkpoint's sha256, so a
+table says which model played.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from ..pgn.text import format_pgn
 from ..players.player import Player
 from ..seeds import game_seed
 from ..families import MovePolicy, Request, family_of, load_model
+from .openings import Opening, Openings
 
 GAME_ROW_COLUMNS = ["game", "model_color", "result", "model_score", "plies", "termination", "illegal_tries",
                     "forfeit", "cap", "temperature", "mode", "opponent", "opponent_rating", "engine",
@@ -77,12 +83,17 @@ class Game:
     engine_restarts: int = 0
     result: str = ""
     termination: str = ""
+    opening: Opening | None = None  # moves from the initial position played before the game
 
     def __post_init__(self) -> None:
         # Two streams, both from the game's seed: the model's draws and the opponent's eps
         # moves. Nothing else is random, so a game is the same whatever it is batched with.
         self.gen = torch.Generator().manual_seed(self.seed)
         self.rng = random.Random(self.seed)
+        # The opening is part of the game (its PGN, the text family's prompt, the engine's
+        # move list, the move limit); it draws nothing from the game's streams.
+        for move in self.opening.uci if self.opening is not None else ():
+            self.push(chess.Move.from_uci(move))
 
     @property
     def model_turn(self) -> bool:
@@ -295,10 +306,16 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
               temperature: float, opponent: Player, games: int, seed: int, mode: str,
               max_tries: int, max_fullmoves: int, engine_path: str, threads: int = 1,
               device: str = "cpu", batch_games: int = 1, engine_margin: float = SEARCH_MARGIN,
-              family: str | None = None, log: TextIO = sys.stderr) -> dict[str, object]:
+              family: str | None = None, openings: Openings | None = None,
+              log: TextIO = sys.stderr) -> dict[str, object]:
     """Play ``games`` games (alternating colours), ``batch_games`` at a time, resuming from
     partial outputs of the same work; the PGN and table list the games in order whatever
     order they ended in.
+
+    ``openings`` (the cap's file, :func:`~transcendence.play.openings.load_openings`): games
+    ``2i`` and ``2i + 1`` start with opening ``i``, the model White in the first; ``games``
+    must be even. None (or suite start) is the paper's protocol, every game from the initial
+    position, with the same outputs, headers and fingerprint as before openings existed.
 
     ``threads`` is both the model's CPU threads and the number of engine processes;
     ``engine_margin`` is how many seconds past its limit a search may take before its
@@ -320,6 +337,10 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
     tag = f"[evaluate cap {cap} T={temperature} {opponent.name}]"
     note = options_note(opponent)
     mistakes_note = opponent.mistakes_note()
+    if openings is not None and openings.suite.is_start:
+        openings = None
+    if openings is not None:
+        openings.check_games(games)
     with stop_engines_on_sigterm(), \
             EnginePool(engine_path, options, workers=threads, search_margin=engine_margin) as engines:
         fingerprint = {
@@ -328,11 +349,14 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
             "opponent": opponent.describe(),
             "engine": engines.name, "engine_options": options_text(options), "columns": GAME_ROW_COLUMNS,
             "batches": "overlap" if note else "lockstep",
+            # Only with an opening suite, so the paper's protocol keeps its fingerprint.
+            **({"openings": openings.fingerprint()} if openings is not None else {}),
         }
         fingerprint = json.loads(json.dumps(fingerprint))  # as it reads back from the file
         done_rows, _ = _resume(table_part, pgn_part, fingerprint, games, tag, log)
         done = {int(r["game"]) for r in done_rows}
-        todo = [Game(g, model_white=g % 2 == 0, seed=game_seed(seed, cap, temperature, opponent.name, g))
+        todo = [Game(g, model_white=g % 2 == 0, seed=game_seed(seed, cap, temperature, opponent.name, g),
+                     opening=openings.for_game(g) if openings is not None else None)
                 for g in range(games) if g not in done]
         slots = max(1, min(batch_games, len(todo)))
         policy = model_family.batch_policy(model, slots=slots, temperature=temperature, mode=mode, max_tries=max_tries)
@@ -346,6 +370,10 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
                   f"search from a cleared engine; games reproducible from "
                   f"the seed: {how}; checkpoint sha256 {model_sha256}",
                   file=log, flush=True)
+            if openings is not None:
+                print(f"{tag} openings: suite {openings.suite}, {games // 2} pairs (games 2i and 2i + 1 "
+                      f"start with opening i, colours swapped); file sha256 {openings.sha256}",
+                      file=log, flush=True)
             writer = csv.DictWriter(table_fh, fieldnames=GAME_ROW_COLUMNS)
             if not done_rows:
                 writer.writeheader()
@@ -360,6 +388,9 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
                     "White": model_name if game.model_white else opponent.name,
                     "Black": opponent.name if game.model_white else model_name,
                     "Result": game.result, "Cap": str(cap), "Temperature": str(temperature), "Mode": mode,
+                    # Only with an opening suite; the movetext holds the opening's moves from the start.
+                    **({"Opening": f"{openings.suite.suite} {game.opening.index}",
+                        "OpeningPlies": str(openings.suite.plies)} if game.opening is not None else {}),
                     "Opponent": opponent.name, "OpponentRating": str(opponent.rating),
                     "SkillLevel": str(opponent.skill_level), "EngineLimit": str(opponent.limit.to_config()),
                     "OpponentEps": str(opponent.eps),
@@ -409,7 +440,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
     print(f"{tag} {len(todo)} games played in {seconds:.1f}s; engine restarts {restarts}", file=log, flush=True)
     return {"games": games, "played": len(todo), "engine": engine_name, "engine_options": options_text(options),
             "engine_restarts": restarts, "batch_games": slots, "seconds": round(seconds, 2),
-            "model_sha256": model_sha256}
+            "model_sha256": model_sha256, **({"openings": str(openings.suite)} if openings is not None else {})}
 
 
 def options_note(opponent: Player) -> str:

@@ -10,11 +10,11 @@ context holds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TextIO
 
 import chess
 
-from ..base import Family, GamePosition, MovePolicy, MoveSampler, SourceGame
+from ..base import Family, GamePosition, MovePolicy, MoveSampler, MoveScorer, SourceGame
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,9 +28,11 @@ class TextFamily(Family):
     label = "chessformer"
     reads = "ChessFormer reading the move list"
     dataset_suffix = "bin"
-    modes = ("per_character", "legal_moves")
+    modes = ("legal_moves", "per_character")
+    reads_moves = True
     data_parallel = True
     held_out_positions = False   # the packed blocks keep no game identity (readable_games)
+    held_out_from_dumps = False  # its val games are in the packed val file
 
     def config_problems(self, config: Mapping[str, Any]) -> list[str]:
         problems = super().config_problems(config)
@@ -87,6 +89,11 @@ class TextFamily(Family):
 
         return ModelPolicy(model, temperature=1.0, mode="legal_moves").legal_move_scores(board, sans)
 
+    def move_scorer(self, model: torch.nn.Module) -> MoveScorer:
+        from .policy import ModelPolicy
+
+        return ModelPolicy(model, temperature=1.0, mode="legal_moves")  # keeps its prompt cache between positions
+
     def position_sampler(self, model: torch.nn.Module, board: chess.Board, sans: list[str],
                          mode: str) -> MoveSampler:
         if mode == "per_character":
@@ -102,6 +109,19 @@ class TextFamily(Family):
 
     def context_length(self, model: torch.nn.Module) -> int | None:
         return model.config.block_size
+
+    def _held_out(self, *, dumps: Sequence[str | Path], val: str | Path | None, meta: Mapping[str, Any],
+                  val_fraction: float, seed: int, first_plies: int | None
+                  ) -> tuple[dict[str, Any], Iterator[tuple[dict[str, Any], list[str]]], int | None, str]:
+        """The packed val token file itself, decoded."""
+        from ...data.held_out import text_val_games
+
+        if val is None:
+            raise ValueError("the text family's held-out games are its packed val file; none given")
+        source = {"family": self.name, "from": "the text dataset's val split: the packed val token file, decoded",
+                  "val": str(val)}
+        games = text_val_games(val, int(meta["block_size"]), first_plies=first_plies)
+        return source, games, meta.get("val", {}).get("games"), f"{val}"
 
     def test_games(self, dumps: Sequence[str | Path], *, context: int | None, val_fraction: float,
                    seed: int) -> tuple[list[SourceGame], list[int]]:
