@@ -16,7 +16,7 @@ as soon as it ends, so a run stopped at its time limit still leaves the sections
   resumes from it, then the checkpoint is loaded (``load_model``) and checked against the
   validation loss it recorded, and evaluated through ``run_shard`` on the device;
 * ``train``: tokens/s, ms/step, MFU and peak memory of the project's training step
-  (``transcendence.training.train.train_step`` + ``get_batch``) against a plain nanoGPT-style loop on
+  (``transcendence.training.train.optimizer_step`` over the text family's ``TextStep``) against a plain nanoGPT-style loop on
   the same model, batch, optimiser, precision and compile setting, alternating rounds
   (``benchmarks/train_speed.py``'s two loops) over the real packed dataset;
 * ``eval``: games/hour of ``run_shard`` (batched engine, one Stockfish per core) against the
@@ -436,7 +436,7 @@ def section_train(ctx: Context) -> dict:
 # it has written the checkpoint of step KILL, as a preempted or killed job would be.
 LEG1 = r"""
 import json, os, signal, sys
-import transcendence.families.text.training as train
+import transcendence.training.train as train
 job, kill, log_path, threads = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 save = train.save_atomic
 def save_then_die(path, obj):
@@ -808,7 +808,7 @@ def markdown(report: dict) -> str:
                   f"{tr['steps_per_round']} steps.", "",
                   "| loop | tokens/s | ms/step | MFU (datasheet) | MFU (measured matmul) | peak memory GiB | "
                   "warm-up s |", "|---|---|---|---|---|---|---|"]
-        for loop, label in (("project", "project (`train_step`)"), ("nanogpt", "nanoGPT-style loop")):
+        for loop, label in (("project", "project (`optimizer_step`)"), ("nanogpt", "nanoGPT-style loop")):
             r = tr[loop]
             lines.append(f"| {label} | {r['tokens_per_s']:,} | {r['ms_per_step']} | {_fmt(r['mfu'], '%')} | "
                          f"{_fmt(r['mfu_of_measured_matmul'], '%')} | {_fmt(r['peak_memory_gib'], '.2f')} | "

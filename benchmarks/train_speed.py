@@ -39,8 +39,8 @@ import yaml
 from transcendence.training.distributed import Ranks
 from transcendence.model.gpt import GPTConfig
 from transcendence.data.packing import load_blocks
-from transcendence.families.text.training import build, get_batch, train_step
-from transcendence.training.train import TrainConfig, batch_rows, lr_at
+from transcendence.families.text.training import TextStep, build
+from transcendence.training.train import TrainConfig, lr_at, optimizer_step
 
 ROOT = Path(__file__).resolve().parents[1]
 PEAKS = {"H100": 989e12, "H200": 989e12, "A100": 312e12}  # dense bf16 FLOP/s
@@ -52,20 +52,19 @@ def sync(device: torch.device) -> None:
 
 
 class ProjectLoop:
-    """``transcendence.training.train``'s hot path: ``train_step`` over ``get_batch`` micro-batches."""
+    """``transcendence.training.train``'s hot path: ``optimizer_step`` over the text family's
+    ``TextStep`` (its micro-batches of ``get_batch`` rows)."""
 
     def __init__(self, model_cfg: GPTConfig, cfg: TrainConfig, blocks: np.ndarray, device: torch.device) -> None:
         torch.manual_seed(0)
-        self.model, self.opt, self.autocast = build(model_cfg, cfg, device)
-        self.fwd = torch.compile(self.model) if cfg.compile else self.model
-        self.cfg, self.blocks, self.ranks, self.step = cfg, blocks, Ranks(0, 1, device), 0
+        self.family = TextStep(blocks, blocks, model_cfg, cfg, Ranks(0, 1, device))
+        self.family.fwd = torch.compile(self.family.model) if cfg.compile else self.family.model
+        self.model = self.family.model
+        self.cfg, self.step = cfg, 0
 
     def run(self, steps: int) -> None:
-        cfg, n = self.cfg, len(self.blocks)
         for _ in range(steps):
-            batches = [lambda m=m, s=self.step: get_batch(self.blocks, batch_rows(cfg.seed, s, m, n, cfg.batch_size),
-                                                          self.ranks.device) for m in range(cfg.grad_accum)]
-            train_step(self.fwd, self.model, self.opt, self.autocast, batches, lr_at(self.step, cfg), cfg, self.ranks)
+            optimizer_step(self.family, self.step, lr_at(self.step, self.cfg), self.cfg)
             self.step += 1
 
 

@@ -182,7 +182,7 @@ def test_tiny_check_writes_the_markdown_and_logs(tiny_run):
                     "## Board family"):
         assert heading in md
     train, ev = report["sections"]["train"], report["sections"]["eval"]
-    assert f"| project (`train_step`) | {train['project']['tokens_per_s']:,} |" in md
+    assert f"| project (`optimizer_step`) | {train['project']['tokens_per_s']:,} |" in md
     assert f"**{ev['legal_moves']['ratio_games_per_hour']}x**" in md
     assert "resumed from step 4" in md
     assert "[train] resumed from" in (tiny_run / "e2e_train.log").read_text()

@@ -195,7 +195,7 @@ def test_a_state_from_another_machine_is_resumed_and_said_so(data):
 
 def _train_until(data, state: str, steps: int, stop: int, **kw) -> None:
     """Run a training of ``steps`` steps and kill it (an exception) right after ``stop`` steps."""
-    import transcendence.families.text.training as t
+    import transcendence.training.train as t
 
     original = t.lr_at
     calls = {"n": 0}

@@ -1,32 +1,42 @@
-"""What every family's training shares: the recipe, its schedule, resuming, the machine's record.
+"""The training loop every model family trains with (:func:`train_model`), and its recipe.
 
 The recipe is the paper's (AdamW, betas 0.9/0.95, weight decay on 2-D weights, gradient
 clipping, linear warmup then cosine decay to a floor). Batches are drawn by a generator
 seeded with (seed, step, micro-batch) (:func:`batch_rows`), so a run resumed from its latest
 checkpoint continues exactly as if it had never stopped and the same config and seed give
 the same weights on the same CPU. A training state is resumed only under the recipe it was
-saved with (:func:`resume`).
+saved with (:func:`resume`). A family brings its network, data and batch (a
+:class:`FamilyStep`); seeding, the schedule, resuming, curves, checkpoints, the log and the
+timings are written here once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
+import sys
+import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, TextIO
+from typing import Callable, ClassVar, Mapping, TextIO
 
 import numpy as np
 import torch
 
-from ..files import file_sha256
-from ..model.checkpoint import CheckpointError, read_checkpoint
+from ..files import file_sha256, write_json
+from ..logs import format_duration
+from ..model.checkpoint import CheckpointError, read_checkpoint, save_atomic
+from ..model.device import compute_description
+from . import distributed
 from .distributed import Ranks
 
-__all__ = ["TrainConfig", "TrainPaths", "TrainingDiverged", "batch_rows", "compute_fields", "data_fingerprint",
-           "lr_at", "my_micro_batches", "resume", "resumed_train_loss"]
+__all__ = ["FamilyStep", "TrainConfig", "TrainPaths", "TrainingDiverged", "batch_rows", "compute_fields",
+           "data_fingerprint", "lr_at", "my_micro_batches", "optimizer_step", "resume", "resumed_train_loss",
+           "train_model"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -177,3 +187,170 @@ def compute_fields(compute: Mapping[str, str], earlier: dict | None) -> dict[str
     return {"compute": dict(compute), **resumed}
 
 
+class FamilyStep(ABC):
+    """What one model family brings to the training loop: its network and optimiser on this
+    rank's device, its data, and how a batch's gradients and a validation are computed.
+
+    The loop (:func:`train_model`) owns everything else: seeding and determinism, the
+    schedule, resuming, the divergence check, clipping, curves, checkpoints, the log and the
+    timings. A family builds its step when the loop asks (after seeding, so the network's
+    initial weights come from the seed).
+    """
+
+    unit: ClassVar[str]                 # what the throughput counts ("tokens", "positions")
+    rate_curve: ClassVar[bool] = False  # whether the curves hold the throughput (<unit>_per_s)
+    model: torch.nn.Module              # the network, as its checkpoints hold it
+    opt: torch.optim.Optimizer
+    per_step: int                       # units of one optimiser step (over all processes)
+
+    @abstractmethod
+    def recipe(self) -> dict[str, object]:
+        """What the weights depend on besides the data's hashes (the network's config, the
+        recipe's keys, the data's sizes), in the order the training state stores it."""
+
+    def prepare(self, ranks: Ranks) -> None:
+        """Anything to set up once the state is resumed (wrapping the network for DDP...)."""
+
+    @abstractmethod
+    def describe(self, cfg: TrainConfig) -> str:
+        """The log's line about what trains, on what, for how long."""
+
+    @abstractmethod
+    def forward_backward(self, step: int) -> float:
+        """The gradients of step ``step``'s batch (this rank's share), accumulated into the
+        network's; returns the step's mean loss over every process."""
+
+    def diverged(self, loss: float) -> bool:
+        """Whether a step's loss says training has diverged (NaN, infinite, exploded)."""
+        return not math.isfinite(loss)
+
+    @abstractmethod
+    def validate(self, step: int, lr: float) -> tuple[dict[str, object], dict[str, float]]:
+        """After step ``step``: the history point's values (after ``step`` and ``train_loss``,
+        the learning rate among them) and the curves' values."""
+
+    @abstractmethod
+    def metrics(self, steps: int, last_loss: float, history: list, digests: list[str],
+                ranks: Ranks) -> dict[str, object]:
+        """metrics.json: what the trained model is (no timings: DVC hashes it)."""
+
+    @abstractmethod
+    def save(self, path: str | Path, extra: Mapping[str, object]) -> None:
+        """The evaluated checkpoint of the trained network."""
+
+
+def optimizer_step(family: FamilyStep, step: int, lr: float, cfg: TrainConfig) -> float:
+    """One optimiser step at learning rate ``lr``: the family's gradients, the divergence
+    check, clipping, AdamW; returns the step's loss."""
+    for group in family.opt.param_groups:
+        group["lr"] = lr
+    loss = family.forward_backward(step)
+    if family.diverged(loss):
+        family.opt.zero_grad(set_to_none=True)
+        raise TrainingDiverged(f"loss {loss}")
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(family.model.parameters(), cfg.grad_clip)
+    family.opt.step()
+    family.opt.zero_grad(set_to_none=True)
+    return loss
+
+
+def train_model(make_step: Callable[[Ranks], FamilyStep], paths: TrainPaths, cfg: TrainConfig, *,
+                threads: int | None = None, log: TextIO = sys.stderr) -> dict[str, object]:
+    """Train from scratch, or resume from ``paths.state`` if a state of the same recipe is
+    there. Under torchrun, every rank calls this; rank 0 writes the files and the log."""
+    ranks = distributed.start(cfg.device)
+    try:
+        summary = _train(make_step, paths, cfg, ranks, threads=threads, log=log if ranks.main else io.StringIO())
+    except BaseException:
+        distributed.stop(ranks, clean=False)
+        raise
+    distributed.stop(ranks)
+    return summary
+
+
+def _train(make_step: Callable[[Ranks], FamilyStep], paths: TrainPaths, cfg: TrainConfig, ranks: Ranks, *,
+           threads: int | None, log: TextIO) -> dict[str, object]:
+    if threads:
+        torch.set_num_threads(threads)
+    device = ranks.device
+    torch.manual_seed(cfg.seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    family = make_step(ranks)
+    model, opt = family.model, family.opt
+    recipe = {**family.recipe(), **data_fingerprint(paths.train, paths.val)}
+    state_path = Path(paths.state) if paths.state else None
+    compute = compute_description(device)
+    step, history, earlier_compute, saved_loss = resume(state_path, recipe, model, opt, device, compute, log)
+    family.prepare(ranks)
+    curves = None
+    if ranks.main and paths.live is not None:
+        from .tracking import Curves
+        curves = Curves(paths.live, resume_step=step if step else None)
+
+    def checkpoint() -> None:
+        if state_path is None or not ranks.main:
+            return
+        save_atomic(state_path, {"state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                                 "step": step, "history": history, "recipe": recipe, "compute": compute,
+                                 "train_loss": last_loss})
+
+    print(f"[train] {family.describe(cfg)}", file=log, flush=True)
+    model.train()
+    first_step, started, cpu_started = step, time.monotonic(), time.process_time()
+    window_start, window_count, train_seconds = time.monotonic(), 0, 0.0
+    last_loss = resumed_train_loss(saved_loss, step, history, paths.metrics_out)  # what a resumed run with no step left writes
+    unit = family.unit
+    while step < cfg.max_steps:
+        lr = lr_at(step, cfg)
+        t0 = time.monotonic()
+        try:
+            last_loss = optimizer_step(family, step, lr, cfg)
+        except TrainingDiverged as exc:
+            raise TrainingDiverged(f"{exc} at step {step}; the last good checkpoint is {state_path}") from None
+        train_seconds += time.monotonic() - t0
+        step += 1
+        window_count += family.per_step
+        if step % cfg.log_interval == 0 or step == cfg.max_steps:
+            now = time.monotonic()
+            rate = window_count / max(1e-9, now - window_start)
+            eta = (cfg.max_steps - step) * family.per_step / max(rate, 1e-9)
+            print(f"[train] step {step}/{cfg.max_steps} loss {last_loss:.4f} lr {lr:.2e} "
+                  f"{rate:,.0f} {unit}/s ETA {format_duration(eta)}", file=log, flush=True)
+            if curves is not None:
+                curves.log(step, {"train/loss": last_loss, "lr": lr,
+                                  **({f"{unit}_per_s": round(rate)} if family.rate_curve else {})})
+            window_start, window_count = now, 0
+        if ranks.main and (step % cfg.eval_interval == 0 or step == cfg.max_steps):
+            eval_start = time.monotonic()
+            point, shown = family.validate(step, lr)
+            history.append({"step": step, "train_loss": round(last_loss, 5), **point})
+            print(f"[train] step {step} " + " ".join(f"{k} {v:.4f}" for k, v in shown.items()), file=log, flush=True)
+            if curves is not None:
+                curves.log(step, shown)
+            window_start += time.monotonic() - eval_start  # evaluation time is not training throughput
+        if step % cfg.checkpoint_interval == 0:
+            checkpoint()
+    seconds, cpu = time.monotonic() - started, time.process_time() - cpu_started
+    digests = distributed.gather_digests(model, ranks)
+    if len(set(digests)) != 1:
+        raise RuntimeError(f"the {ranks.world} replicas hold different weights: {digests}")
+    metrics = family.metrics(step, last_loss, history, digests, ranks)
+    trained = (step - first_step) * family.per_step
+    # Timings differ on every run and DVC hashes metrics.json: they go to timing.json beside it
+    # (no rule's output, so neither Snakemake nor DVC tracks it) and the log. The rate is over
+    # the optimiser steps alone, without evaluations and checkpoints.
+    timing = {"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "threads": torch.get_num_threads(),
+              f"{unit}_per_s": round(trained / train_seconds) if train_seconds else None,
+              f"{unit}_per_cpu_s": round(trained / cpu) if cpu > 0 else None}
+    if ranks.main:
+        family.save(paths.model_out, {"step": step, "seed": cfg.seed})
+        checkpoint()
+        write_json(paths.metrics_out, metrics)
+        write_json(Path(paths.metrics_out).with_name("timing.json"),
+                   {**timing, **compute_fields(compute, earlier_compute)})
+        print(f"[train] {timing['seconds']}s, {timing[f'{unit}_per_s']} {unit}/s", file=log, flush=True)
+        if curves is not None:
+            curves.close()
+    return {**metrics, **timing}
