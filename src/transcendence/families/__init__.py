@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .base import Family, MovePolicy, Request
 from .board import BoardFamily
+from .linear import LinearFamily
 from .text import TextFamily
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["FAMILIES", "UNNAMED", "Family", "MovePolicy", "Request", "family_named", "family_of", "load_model",
            "model_player"]
 
-FAMILIES: dict[str, Family] = {family.name: family for family in (TextFamily(), BoardFamily())}
+FAMILIES: dict[str, Family] = {family.name: family for family in (TextFamily(), BoardFamily(), LinearFamily())}
 # A checkpoint or a training job that names no family is the text family's: it came first.
 UNNAMED = TextFamily.name
 
