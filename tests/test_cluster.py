@@ -88,6 +88,19 @@ def test_paper_training_asks_slurm_for_gpus_cpus_memory_and_time(paper_on_slurm)
         assert int(job.resources["runtime"]) == want["runtime"]
 
 
+def test_a_caps_gpus_override_reaches_its_training_job_alone(tmp_path):
+    """train_overrides may give one cap its own gpus: that cap's job asks for them (and
+    trains with that many processes, the same expression), the others keep train.gpus."""
+    first, *rest = [str(c) for c in PAPER["caps"]]
+    cfg = {**PAPER, "train_overrides": {first: {"gpus": 2}}}
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = snakemake("-n", "--workflow-profile", str(SLURM_PROFILE), "--configfile", str(path), workdir=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    gpus = {job.wildcards["cap"]: int(job.resources["gpu"]) for job in _of(planned_jobs(proc.stdout + proc.stderr), "train")}
+    assert gpus == {first: 2, **{cap: PAPER["train"]["gpus"] for cap in rest}}
+
+
 def test_paper_evaluation_shards_are_grouped_and_share_one_gpu(paper_on_slurm):
     shards = _of(paper_on_slurm, "evaluate")
     per_group = PROFILE["group-components"]["eval"]

@@ -18,10 +18,11 @@ rule train:
         # Beside the checkpoint, wherever it goes: a sweep's module rewrites paths, not params.
         state=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "train_state.pt"),
         live=lambda wildcards, output: os.path.join(os.path.dirname(output.model), "dvclive"),
-        processes=max(1, config["train"].get("gpus", 0)),
-    # Threads, memory and run time come from workflow/profiles/; GPUs from the config.
+        # The cap's own gpus: a train_overrides entry may change it for one cap.
+        processes=lambda wc: max(1, train_settings(wc.cap).get("gpus", 0)),
+    # Threads, memory and run time come from workflow/profiles/; GPUs from the config (the cap's).
     resources:
-        gpu=config["train"].get("gpus", 0),
+        gpu=lambda wc: train_settings(wc.cap).get("gpus", 0),
     conda:
         "../../envs/transcendence.yaml"
     log:
