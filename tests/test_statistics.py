@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from transcendence.config_check import cross_key_problems
-from transcendence.rating.calibration import Calibration, CalibrationError, read_calibration
+from transcendence.rating.calibrated import Calibration, CalibrationFileError, read_calibration
 from transcendence.rating.difference import rating_difference
 from transcendence.rating.ladder import PlayerRating
 from transcendence.rating.pairs import PAIR_SCORES, SequentialTest, elo_to_score, mle_with_mean, pair_scores, pentanomial
@@ -201,7 +201,7 @@ def test_read_calibration_names_a_game_without_a_result(tmp_path):
     pgn = tmp_path / "g.pgn"
     pgn.write_text('[White "random"]\n[Black "b"]\n[Result "0-1"]\n\n1. e4 0-1\n\n'
                    '[Round "2"]\n[White "b"]\n[Black "random"]\n[Result "*"]\n\n1. e4 *\n\n')
-    with pytest.raises(CalibrationError, match=r"g.pgn: calibration game 2 has no result"):
+    with pytest.raises(CalibrationFileError, match=r"g.pgn: calibration game 2 has no result"):
         read_calibration(csv, pgn)
     pgn.write_text('[White "random"]\n[Black "b"]\n[Result "0-1"]\n\n1. e4 0-1\n\n')
     calibration = read_calibration(csv, pgn)

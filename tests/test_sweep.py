@@ -347,9 +347,15 @@ def test_sweep_summary_has_a_row_per_condition_cap_and_temperature(sweep_run):
     assert shared and all(float(r["ideal_majority_shared"]) > 0.5 for r in shared)
     reward_caps = {str(c) for c in SWEEP["reward"]["caps"]}
     assert all((r["reward_minus_best"] != "") == (r["cap"] in reward_caps) for r in rows)
+    # The rating margin is each condition's ratings table's joint difference, passed through.
     for r in rows:
-        rating, best = float(r["rating"]), float(r["best_rating"])
-        assert float(r["rating_minus_best"]) == pytest.approx(rating - best)
+        with open(sweep_run / "results" / NAME / r["condition"] / "summary/ratings.csv", newline="") as fh:
+            rated = {(int(x["cap"]), float(x["temperature"])): x for x in csv.DictReader(fh)}
+        source = rated[(int(r["cap"]), float(r["temperature"]))]
+        assert r["rating_minus_best_from"] == "joint" == source["minus_best_method"]
+        for column in ("", "_ci_low", "_ci_high"):
+            assert float(r[f"rating_minus_best{column}"]) == float(source[f"minus_best{column}"])
+        assert r["rating_verdict"] == source["verdict"]
     assert (sweep_run / "results" / NAME / "summary.png").read_bytes()[:4] == b"\x89PNG"
 
 

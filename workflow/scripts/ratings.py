@@ -2,7 +2,7 @@
 
 from transcendence.files import read_json
 from transcendence.logs import logged
-from transcendence.rating.calibration import read_calibration
+from transcendence.rating.calibrated import read_calibration
 from transcendence.rating.pairs import SequentialTest
 from transcendence.rating.systems import Glicko2
 from transcendence.rating.table import best_in_data, best_players, rate_rows, read_tables, write_ratings

@@ -13,7 +13,8 @@ the pair).
   did not see (a test inside the training support);
 - ``random``: ``plies`` uniformly random legal plies from the initial position, with a
   seed; a draw that ends in a finished game is drawn again (the next attempt's seed). Such
-  positions are mostly far from anything in the data: the out-of-support test.
+  positions are far from anything human players play (the out-of-support test); the
+  synthetic players, which move at random often, play them too.
 
 An opening is UCI moves from the initial position, so both model families read it as they
 read any game (its moves are pushed onto the game before play; the text family's prompt

@@ -22,15 +22,13 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from dataclasses import dataclass
-from typing import Mapping, Sequence, TextIO
+from typing import Sequence, TextIO
 
 import pandas as pd
 
 from ..data.synthetic import choose_move, play_moves
 from ..engine.uci import UciEngine
 from ..files import atomic_text, write_json
-from ..pgn.stream import iter_games
 from ..pgn.text import format_pgn
 from ..players.player import Player
 from ..seeds import game_seed
@@ -178,32 +176,3 @@ def read_calibrated(csv_path: str | Path) -> dict[str, float]:
     """Measured rating per player name from a calibration table."""
     table = pd.read_csv(csv_path, dtype={"name": str})
     return dict(zip(table["name"], table["rating"].astype(float).tolist()))
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """What the calibration measured: each player's rating with its interval, the anchor, and
-    the games themselves (white, black, white's score), which the ratings stage fits again
-    jointly with a model's games."""
-
-    anchor: str
-    ratings: Mapping[str, PlayerRating]
-    games: Sequence[tuple[str, str, float]]
-
-
-def read_calibration(csv_path: str | Path, pgn_path: str | Path) -> Calibration:
-    """The calibration's table and games, as :func:`calibrate` wrote them."""
-    table = pd.read_csv(csv_path, dtype={"name": str})
-    ratings = {str(r["name"]): PlayerRating(str(r["name"]), float(r["rating"]), float(r["ci_low"]),
-                                            float(r["ci_high"]), int(r["games"])) for r in table.to_dict("records")}
-    anchors = [str(n) for n, a in zip(table["name"], table["anchor"]) if int(a) == 1]
-    if len(anchors) != 1:
-        raise CalibrationError(f"{csv_path} marks {len(anchors)} players as the anchor, not one")
-    games = []
-    for game in iter_games(pgn_path):
-        score = _SCORE.get(game.tags.get("Result", ""))
-        if score is None or game.malformed:
-            raise CalibrationError(f"{pgn_path}: calibration game {game.tags.get('Round', '?')} has no result "
-                                   f"({game.tags.get('Result')!r}); re-run the calibration")
-        games.append((game.tags["White"], game.tags["Black"], score))
-    return Calibration(anchors[0], ratings, games)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_text, write_json
-from .calibration import Calibration
+from .calibrated import Calibration
 from .difference import rating_difference
 from .pairs import SequentialTest, pair_scores, pentanomial
 from .systems import Glicko2, elo_mle, glicko2_sequential
