@@ -24,8 +24,9 @@ PACKAGE = ROOT / "src" / "transcendence"
 # package's own __init__, which holds __version__). A module may import its own unit and any
 # unit of a lower layer; units of one layer are independent of each other.
 LAYERS: list[tuple[str, ...]] = [
-    # Shared by every stage: atomic writes, logging, one seed per game, the version.
-    ("transcendence", "files", "logs", "seeds"),
+    # Shared by every stage: atomic writes, logging, one seed per game, the version, the
+    # evaluation game's row (written by play, read by rating).
+    ("transcendence", "files", "logs", "seeds", "game_row"),
     # Chess text: the character vocabulary, the PGN reader, SAN movetext, PGN writing.
     ("pgn",),
     # Stockfish over UCI. Nothing in it reads PGN today; pgn sits below so it may.

@@ -512,7 +512,8 @@ def test_synthetic_partial_of_other_work_is_discarded(tmp_path):
 # -- re-running the same work changes no file DVC hashes ----------------------------------
 
 def test_retraining_the_same_work_writes_the_same_metrics_and_keeps_timings_beside_them(tiny_train_data):
-    from transcendence.training.train import TrainConfig, train
+    from transcendence.families.text.training import train
+    from transcendence.training.train import TrainConfig
 
     from .conftest import TINY_MODEL_SIZES
 

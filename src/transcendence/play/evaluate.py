@@ -53,19 +53,13 @@ import torch
 
 from ..engine.pool import EnginePool
 from ..engine.uci import SEARCH_MARGIN, stop_engines_on_sigterm
+from ..families import MovePolicy, Request, family_of, load_model
 from ..files import atomic_text, file_sha256, write_json
+from ..game_row import GAME_ROW_COLUMNS
 from ..pgn.text import format_pgn
 from ..players.player import Player
 from ..seeds import game_seed
-from ..families import MovePolicy, Request, family_of, load_model
 from .openings import Opening, Openings
-
-GAME_ROW_COLUMNS = ["game", "model_color", "result", "model_score", "plies", "termination", "illegal_tries",
-                    "forfeit", "cap", "temperature", "mode", "opponent", "opponent_rating", "engine",
-                    "engine_options", "engine_restarts", "seed", "model_sha256"]
-
-
-
 
 
 @dataclass(eq=False)

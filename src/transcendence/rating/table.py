@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..files import atomic_text, write_json
+from ..game_row import row_types
 from .calibrated import Calibration
 from .difference import rating_difference
 from .pairs import SequentialTest, pair_scores, pentanomial
@@ -42,8 +43,8 @@ RATINGS_COLUMNS = [
 
 
 # The evaluation table's fields the ratings read, and the type each must parse as.
-_FIELDS = {"game": int, "cap": int, "temperature": float, "model_score": float, "opponent_rating": float,
-           "forfeit": int, "illegal_tries": int, "opponent": str, "mode": str, "engine": str}
+_FIELDS = row_types("game", "cap", "temperature", "model_score", "opponent_rating", "forfeit", "illegal_tries",
+                    "opponent", "mode", "engine")
 # The model's score for each (result, model_color): what model_score must say.
 _SCORES = {("1-0", "white"): 1.0, ("1-0", "black"): 0.0, ("0-1", "white"): 0.0, ("0-1", "black"): 1.0,
            ("1/2-1/2", "white"): 0.5, ("1/2-1/2", "black"): 0.5}
