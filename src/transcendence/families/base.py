@@ -143,7 +143,8 @@ class Family(ABC):
 
     @abstractmethod
     def load_network(self, checkpoint: Mapping[str, Any], device: str | torch.device) -> torch.nn.Module:
-        """The network of a read checkpoint of this family, in eval mode on ``device``."""
+        """The network of a read checkpoint of this family, in eval mode on ``device``
+        (:func:`restored`, given the untrained network of the checkpoint's config)."""
 
     # -- playing and scoring --------------------------------------------------------------------
 
@@ -213,6 +214,12 @@ class Family(ABC):
         games = (({"dump": str(dumps[d]), "game": index}, sans[:first_plies] if first_plies else sans)
                  for d, index, sans in val_games(dumps, val_fraction=val_fraction, seed=seed))
         return source, games, meta.get("val_games"), f"the val games re-drawn from {[str(d) for d in dumps]}"
+
+
+def restored(network: torch.nn.Module, checkpoint: Mapping[str, Any], device: str | torch.device) -> torch.nn.Module:
+    """``network`` with a checkpoint's weights, in eval mode on ``device``."""
+    network.load_state_dict(checkpoint["state_dict"])
+    return network.to(device).eval()
 
 
 class _Scorer:

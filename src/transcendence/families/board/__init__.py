@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence, TextIO
 
 import chess
 
-from ..base import Family, GamePosition, MovePolicy, SourceGame
+from ..base import Family, GamePosition, MovePolicy, SourceGame, restored
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,9 +52,7 @@ class BoardFamily(Family):
     def load_network(self, checkpoint: Mapping[str, Any], device: str | torch.device) -> torch.nn.Module:
         from ...model.board_network import BoardNet, BoardNetConfig
 
-        model = BoardNet(BoardNetConfig(**checkpoint["model_config"]))
-        model.load_state_dict(checkpoint["state_dict"])
-        return model.to(device).eval()
+        return restored(BoardNet(BoardNetConfig(**checkpoint["model_config"])), checkpoint, device)
 
     def batch_policy(self, model: torch.nn.Module, *, slots: int, temperature: float, mode: str,
                      max_tries: int) -> MovePolicy:

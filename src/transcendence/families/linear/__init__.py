@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping, TextIO
 
+from ..base import restored
 from ..board import BoardFamily
 
 if TYPE_CHECKING:
@@ -39,6 +40,4 @@ class LinearFamily(BoardFamily):
     def load_network(self, checkpoint: Mapping[str, Any], device: str | torch.device) -> torch.nn.Module:
         from .network import LinearConfig, LinearPolicy
 
-        model = LinearPolicy(LinearConfig(**checkpoint["model_config"]))
-        model.load_state_dict(checkpoint["state_dict"])
-        return model.to(device).eval()
+        return restored(LinearPolicy(LinearConfig(**checkpoint["model_config"])), checkpoint, device)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence, TextIO
 
 import chess
 
-from ..base import Family, GamePosition, MovePolicy, MoveSampler, MoveScorer, SourceGame
+from ..base import Family, GamePosition, MovePolicy, MoveSampler, MoveScorer, SourceGame, restored
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,9 +73,7 @@ class TextFamily(Family):
     def load_network(self, checkpoint: Mapping[str, Any], device: str | torch.device) -> torch.nn.Module:
         from ...model.gpt import GPT, GPTConfig
 
-        model = GPT(GPTConfig(**checkpoint["model_config"]))
-        model.load_state_dict(checkpoint["state_dict"])
-        return model.to(device).eval()
+        return restored(GPT(GPTConfig(**checkpoint["model_config"])), checkpoint, device)
 
     def batch_policy(self, model: torch.nn.Module, *, slots: int, temperature: float, mode: str,
                      max_tries: int) -> MovePolicy:
