@@ -12,6 +12,7 @@ import pytest
 from transcendence.analysis.ideal_learner import majority, mixture, mixture_weights, tempered
 from transcendence.players.config import opponents, synthetic_players
 from transcendence.players.mistakes import MistakeRule
+from transcendence.engine.limit import EngineLimit
 from transcendence.players.player import Player
 
 D1 = {"depth": 1}
@@ -210,3 +211,13 @@ def test_the_calibration_players_err_by_their_persona_and_rule(tmp_path, kind):
               max_fullmoves=20, pgn_out=tmp_path / "g.pgn", csv_out=tmp_path / "o.csv", json_out=tmp_path / "o.json",
               extra=[Player("sf", 100, D1, eps=0.0)])
     check_stage_player(kind, opponent_moves(tmp_path / "g.pgn", "opp"))
+
+
+def test_a_player_is_reproducible_unless_its_limit_is_time_or_its_skill_level_is_below_20():
+    depth = Player(name="d", rating=0.0, limit=EngineLimit.parse({"depth": 1}))
+    assert depth.reproducible and depth.unreproducible_because == ""
+    timed = Player(name="t", rating=0.0, limit=EngineLimit.parse({"time": 0.1}))
+    assert not timed.reproducible and "time limit" in timed.unreproducible_because
+    skill = Player(name="s", rating=0.0, limit=EngineLimit.parse({"depth": 1}), skill_level=3)
+    assert not skill.reproducible and "Skill Level" in skill.unreproducible_because
+    assert Player(name="f", rating=0.0, limit=EngineLimit.parse({"depth": 1}), skill_level=20).reproducible

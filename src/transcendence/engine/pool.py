@@ -9,9 +9,9 @@ game at a time plays the same games as many at once. The price is the clearing, 
 (16 MB hash: 2.5 ms) per move, and the hash of the game's previous move is not reused,
 which at the paper's Skill Levels (the move is picked at depth 2-6) hardly matters.
 
-We first gave every game in flight its own process, cleared once per game; starting a
-Stockfish process (loading its network, ~0.2 CPU-seconds and ~90 MB) then cost more than
-the clearing it saved. A process that dies, or misses its deadline, is restarted
+A process per game in flight, cleared once per game, would cost more: starting a Stockfish
+process (loading its network, ~0.2 CPU-seconds and ~90 MB) costs more than the clearing it
+saves. A process that dies, or misses its deadline, is restarted
 (``UciEngine``) and asked again from the same position; the count is reported per move, and
 so per game, and so is a reply that is not a legal move of the game's position.
 """

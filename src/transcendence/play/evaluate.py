@@ -329,7 +329,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
     table_out.parent.mkdir(parents=True, exist_ok=True)
     options = opponent.engine_options()
     tag = f"[evaluate cap {cap} T={temperature} {opponent.name}]"
-    note = options_note(opponent)
+    note = opponent.unreproducible_because
     mistakes_note = opponent.mistakes_note()
     if openings is not None and openings.suite.is_start:
         openings = None
@@ -342,7 +342,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
             "max_tries": max_tries, "max_fullmoves": max_fullmoves, "seed": seed,
             "opponent": opponent.describe(),
             "engine": engines.name, "engine_options": options_text(options), "columns": GAME_ROW_COLUMNS,
-            "batches": "overlap" if note else "lockstep",
+            "batches": "lockstep" if opponent.reproducible else "overlap",
             # Only with an opening suite, so the paper's protocol keeps its fingerprint.
             **({"openings": openings.fingerprint()} if openings is not None else {}),
         }
@@ -357,8 +357,8 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
         started = time.monotonic()
         with open(pgn_part, "a", encoding="utf-8") as pgn_fh, \
                 open(table_part, "a", newline="", encoding="utf-8") as table_fh:
-            how = f"no ({note}); model steps overlap searches" if note else \
-                "yes; each model step waits for every search (lockstep)"
+            how = "yes; each model step waits for every search (lockstep)" if opponent.reproducible else \
+                f"no ({note}); model steps overlap searches"
             print(f"{tag} engine {engines.name!r}, options {options_text(options)}, limit "
                   f"{opponent.limit.to_config()}, {slots} game(s) at once, {threads} engine process(es), each "
                   f"search from a cleared engine; games reproducible from "
@@ -417,7 +417,7 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
                       f"ETA {(games - finished) / rate:.0f}s", file=log, flush=True)
 
             play_games(policy, engines, opponent, todo, max_fullmoves=max_fullmoves, on_finish=record,
-                       lockstep=not note)
+                       lockstep=opponent.reproducible)
         restarts = engines.restarts
         engine_name = engines.name
     rows, pgns, _ = _read_partial(table_part, pgn_part, games)
@@ -435,13 +435,3 @@ def run_shard(model_path: str | Path, pgn_out: str | Path, table_out: str | Path
     return {"games": games, "played": len(todo), "engine": engine_name, "engine_options": options_text(options),
             "engine_restarts": restarts, "batch_games": slots, "seconds": round(seconds, 2),
             "model_sha256": model_sha256, **({"openings": str(openings.suite)} if openings is not None else {})}
-
-
-def options_note(opponent: Player) -> str:
-    """Why the opponent's moves are not reproducible from the seed, or '' when they are."""
-    notes = []
-    if opponent.limit.kind == "time":
-        notes.append("a time limit depends on the machine's speed")
-    if opponent.skill_level is not None and opponent.skill_level < 20:
-        notes.append("skill_level: Stockfish seeds its Skill Level choices from the clock")
-    return "; ".join(notes)

@@ -62,6 +62,21 @@ class Player:
     def uses_engine(self) -> bool:
         return self.eps < 1.0
 
+    @property
+    def unreproducible_because(self) -> str:
+        """Why this player's moves are not a function of the seed and the game, or '' when they are."""
+        notes = []
+        if self.limit.kind == "time":
+            notes.append("a time limit depends on the machine's speed")
+        if self.skill_level is not None and self.skill_level < 20:
+            notes.append("skill_level: Stockfish seeds its Skill Level choices from the clock")
+        return "; ".join(notes)
+
+    @property
+    def reproducible(self) -> bool:
+        """Whether the same seed and game give this player's same moves on every run."""
+        return not self.unreproducible_because
+
     def engine_options(self) -> dict[str, object]:
         opts: dict[str, object] = {**ENGINE_OPTIONS, **self.options}
         if self.skill_level is not None:
