@@ -11,9 +11,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from ..pgn.stream import iter_games
-from .ladder import PlayerRating
-
-_SCORE = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
+from .ladder import RESULT_SCORES, PlayerRating
 
 
 class CalibrationFileError(ValueError):
@@ -41,7 +39,7 @@ def read_calibration(csv_path: str | Path, pgn_path: str | Path) -> Calibration:
         raise CalibrationFileError(f"{csv_path} marks {len(anchors)} players as the anchor, not one")
     games = []
     for game in iter_games(pgn_path):
-        score = _SCORE.get(game.tags.get("Result", ""))
+        score = RESULT_SCORES.get(game.tags.get("Result", ""))
         if score is None or game.malformed:
             raise CalibrationFileError(f"{pgn_path}: calibration game {game.tags.get('Round', '?')} has no result "
                                    f"({game.tags.get('Result')!r}); re-run the calibration")

@@ -32,9 +32,8 @@ from ..files import atomic_text, write_json
 from ..pgn.text import format_pgn
 from ..players.player import Player
 from ..seeds import game_seed
-from .ladder import PlayerRating, fit_ratings
+from .ladder import RESULT_SCORES, PlayerRating, fit_ratings
 
-_SCORE = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
 # A rating this far from the anchor means a player won (or lost) every game it played:
 # the likelihood has no maximum and the "rating" is only where Newton's method stopped.
 _UNIDENTIFIED = 3000.0
@@ -149,7 +148,7 @@ def calibrate(opponents: Sequence[Player], anchor: Player, *, games_per_pair: in
                 "Event": "Opponent calibration", "Site": "transcendence", "Date": "????.??.??",
                 "Round": str(index + 1), "White": white, "Black": black, "Result": result,
                 "Engine": engine_name, "Termination": termination}, sans, result))
-    ratings = fit_ratings([(w, b, _SCORE[result]) for (_, w, b), _, result, _, _ in played],
+    ratings = fit_ratings([(w, b, RESULT_SCORES[result]) for (_, w, b), _, result, _, _ in played],
                           anchor.name, anchor.rating)
     check_identified(ratings, anchor)
     by_name = {p.name: p for p in players}

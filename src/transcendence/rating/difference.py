@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .systems import chi2_1_quantile
+from .systems import bisect_root, chi2_1_quantile
 
 _K = math.log(10.0) / 400.0
 # Where the search for d stops: a model that won or lost every game has no finite difference.
@@ -109,19 +109,6 @@ class _Ladder:
         return float(_K * np.sum(self.model * (self.s - self.n * p)))
 
 
-def _bisect(positive_at_low, low: float, high: float) -> float:
-    """The point in [low, high] where a monotone test turns from true to false."""
-    for _ in range(100):
-        if high - low < 1e-7:
-            break
-        mid = 0.5 * (low + high)
-        if positive_at_low(mid):
-            low = mid
-        else:
-            high = mid
-    return 0.5 * (low + high)
-
-
 def rating_difference(calibration: Sequence[Game], model: Sequence[tuple[str, float]], *, best: str,
                       anchor: str, level: float = 0.95) -> Difference:
     """The model's rating minus ``best``'s, jointly with every calibration player's rating.
@@ -138,13 +125,13 @@ def rating_difference(calibration: Sequence[Game], model: Sequence[tuple[str, fl
     elif ladder.slope(-_BOUND) <= 0:
         estimate, at_bound = -_BOUND, True
     else:
-        estimate, at_bound = _bisect(lambda d: ladder.slope(d) > 0, -_BOUND, _BOUND), False
+        estimate, at_bound = bisect_root(ladder.slope, -_BOUND, _BOUND), False
     l_max = ladder.fit(estimate)
     q = chi2_1_quantile(level)
 
-    def inside(d: float) -> bool:
-        return 2.0 * (l_max - ladder.fit(d)) <= q
+    def inside(d: float) -> float:  # > 0 inside the interval, <= 0 outside
+        return q - 2.0 * (l_max - ladder.fit(d))
 
-    low = -_BOUND if inside(-_BOUND) else _bisect(lambda d: not inside(d), -_BOUND, estimate)
-    high = _BOUND if inside(_BOUND) else _bisect(inside, estimate, _BOUND)
+    low = -_BOUND if inside(-_BOUND) > 0 else bisect_root(lambda d: -inside(d), -_BOUND, estimate)
+    high = _BOUND if inside(_BOUND) > 0 else bisect_root(inside, estimate, _BOUND)
     return Difference(estimate, low, high, at_bound)

@@ -23,7 +23,8 @@ from ..pgn.stream import iter_games
 from .systems import chi2_1_quantile
 
 _SCALE = math.log(10) / 400.0
-_SCORE = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
+#: White's score for each PGN result (a draw is half a win and half a loss).
+RESULT_SCORES = {"1-0": 1.0, "0-1": 0.0, "1/2-1/2": 0.5}
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ def results_from_dumps(paths: Iterable[str | Path]) -> list[tuple[str, str, floa
     out = []
     for path in paths:
         for game in iter_games(path):
-            score = _SCORE.get(game.tags.get("Result", ""))
+            score = RESULT_SCORES.get(game.tags.get("Result", ""))
             if score is not None and not game.malformed:
                 out.append((game.tags["White"], game.tags["Black"], score))
     return out

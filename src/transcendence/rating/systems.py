@@ -25,6 +25,7 @@ __all__ = [
     "GLICKO2_SCALE",
     "EloEstimate",
     "Glicko2",
+    "bisect_root",
     "chi2_1_quantile",
     "elo_log_likelihood",
     "elo_mle",
@@ -203,7 +204,7 @@ def elo_log_likelihood(rating: float, games: Sequence[tuple[float, float]]) -> f
     return float(-np.sum(score * np.logaddexp(0.0, -d) + (1.0 - score) * np.logaddexp(0.0, d)))
 
 
-def _bisect(fn: Callable[[float], float], lo: float, hi: float) -> float:
+def bisect_root(fn: Callable[[float], float], lo: float, hi: float) -> float:
     """Root of a function that is >0 at ``lo`` and <=0 at ``hi`` (monotone in between)."""
     for _ in range(200):
         if hi - lo < 1e-9:
@@ -247,13 +248,13 @@ def elo_mle(
     elif gradient(lo) <= 0:  # likelihood already falling at the lower bound (all losses)
         rating, at_bound = lo, True
     else:
-        rating, at_bound = _bisect(gradient, lo, hi), False
+        rating, at_bound = bisect_root(gradient, lo, hi), False
 
     l_max = elo_log_likelihood(rating, games)
 
     def inside(r: float) -> float:  # > 0 inside the interval, <= 0 outside
         return q - 2.0 * (l_max - elo_log_likelihood(r, games))
 
-    ci_low = lo if inside(lo) > 0 else _bisect(lambda r: -inside(r), lo, rating)
-    ci_high = hi if inside(hi) > 0 else _bisect(inside, rating, hi)
+    ci_low = lo if inside(lo) > 0 else bisect_root(lambda r: -inside(r), lo, rating)
+    ci_high = hi if inside(hi) > 0 else bisect_root(inside, rating, hi)
     return EloEstimate(rating=rating, ci_low=ci_low, ci_high=ci_high, at_bound=at_bound)
