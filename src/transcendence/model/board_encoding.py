@@ -169,3 +169,8 @@ def legal_mask(indices: list[np.ndarray] | np.ndarray, offsets: np.ndarray | Non
         cols = torch.from_numpy(np.concatenate(per_row).astype(np.int64))
         mask[row_ids, cols] = True
     return mask
+
+
+def move_logits(head: torch.Tensor) -> torch.Tensor:
+    """(N, N_MOVES) logits, index = square * 73 + plane, from a move head's (N, N_PLANES, 8, 8) output."""
+    return head.permute(0, 2, 3, 1).reshape(head.shape[0], N_MOVES)

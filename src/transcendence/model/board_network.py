@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .board_encoding import INPUT_PLANES, N_MOVES, N_PLANES, planes
+from .board_encoding import INPUT_PLANES, N_PLANES, move_logits, planes
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,7 @@ class BoardNet(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """(N, N_MOVES) logits, index = square * 73 + plane, from (N, FEATURES) uint8 features."""
-        out = self.head(self.hidden(features))                       # (N, 73, 8, 8)
-        return out.permute(0, 2, 3, 1).reshape(features.shape[0], N_MOVES)
+        return move_logits(self.head(self.hidden(features)))
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
